@@ -1,0 +1,1 @@
+//! combined format parser.

@@ -1,0 +1,1 @@
+//! syslog format parser.

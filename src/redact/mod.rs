@@ -1,0 +1,3 @@
+//! The redaction engine.
+
+pub mod detect;
