@@ -22,5 +22,8 @@
 //! * [`filter`] is the stdin/files → stdout pipeline, multi-threaded and order-preserving.
 #![deny(missing_docs)]
 
+pub mod filter;
 pub mod format;
+pub mod pseudo;
 pub mod redact;
+pub mod rules;

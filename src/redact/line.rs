@@ -1,0 +1,197 @@
+//! Format-aware redaction of one log line: each field is treated as what it is, and the
+//! line is rendered back in its own format.
+
+use super::action::parse_ip;
+use super::{Redactor, Scratch};
+use crate::format::{self, Field, Format, Role};
+
+/// Member names whose JSON string values are secrets as a whole.
+const SECRET_KEYS: &[&str] = &[
+    "password", "passwd", "pwd", "pass", "passphrase", "secret", "client_secret", "token",
+    "access_token", "refresh_token", "id_token", "auth", "auth_token", "authorization",
+    "api_key", "apikey", "api-key", "private_key", "session", "sessionid", "session_id",
+    "sid", "cookie", "set-cookie", "csrf", "csrftoken", "otp", "pin", "cvv", "cvc",
+];
+
+impl Redactor {
+    /// Redacts one log line (without its line terminator) in `format`, appending the result
+    /// to `out`; returns the format actually used (`Text` when the line did not parse).
+    pub fn redact_line(&self, line: &[u8], format: Format, out: &mut Vec<u8>, s: &mut Scratch) -> Format {
+        let mut fields = std::mem::take(&mut s.fields);
+        fields.clear();
+        let used = format::parse(format, line, &mut fields);
+        let mut at = 0;
+        for field in &fields {
+            out.extend_from_slice(&line[at..field.span.start]);
+            self.redact_field(line, field, out, s);
+            at = field.span.end;
+        }
+        out.extend_from_slice(&line[at..]);
+        s.fields = fields;
+        used
+    }
+
+    fn redact_field(&self, line: &[u8], field: &Field, out: &mut Vec<u8>, s: &mut Scratch) {
+        let value = &line[field.span.clone()];
+        match field.role {
+            Role::Text | Role::Target | Role::Request | Role::Referrer | Role::UserAgent => {
+                self.redact_text(value, out, s)
+            }
+            Role::Client => self.redact_client(value, out, s),
+            Role::User => self.redact_user(value, out, s),
+            Role::SdValue => {
+                let mut unescaped = std::mem::take(&mut s.unescaped);
+                let mut text = std::mem::take(&mut s.text);
+                unescaped.clear();
+                text.clear();
+                unescape_sd_value(value, &mut unescaped);
+                self.redact_text(&unescaped, &mut text, s);
+                if text == unescaped {
+                    out.extend_from_slice(value);
+                } else {
+                    escape_sd_value(&text, out);
+                }
+                s.text = text;
+                s.unescaped = unescaped;
+            }
+            Role::JsonString { key } => {
+                let key = key.map(|(a, b)| &line[a..b]);
+                self.redact_json_string(value, key, out, s)
+            }
+            Role::JsonNumber { .. } => self.redact_json_number(value, out, s),
+        }
+    }
+
+    /// A client field: one address, a hostname, or an `X-Forwarded-For` list.
+    fn redact_client(&self, value: &[u8], out: &mut Vec<u8>, s: &mut Scratch) {
+        let mut first = true;
+        for part in value.split(|&b| b == b',') {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            let lead = part.iter().take_while(|b| b.is_ascii_whitespace()).count();
+            let trail = part[lead..].iter().rev().take_while(|b| b.is_ascii_whitespace()).count();
+            let item = &part[lead..part.len() - trail];
+            out.extend_from_slice(&part[..lead]);
+            let rule = match parse_ip(item) {
+                Some(std::net::IpAddr::V4(_)) => self.special.ipv4,
+                Some(std::net::IpAddr::V6(_)) => self.special.ipv6,
+                None => None,
+            };
+            match rule {
+                Some(rule) => {
+                    let start = out.len();
+                    self.apply(rule, item, out, s);
+                    if out.len() == start {
+                        out.push(b'-'); // a dropped address keeps the field parseable
+                    }
+                }
+                None => self.redact_text(item, out, s),
+            }
+            out.extend_from_slice(&part[part.len() - trail..]);
+        }
+    }
+
+    /// The access-log user: detectors first (an e-mail stays an e-mail token); otherwise the
+    /// `user` field rule applies to the whole name.
+    fn redact_user(&self, value: &[u8], out: &mut Vec<u8>, s: &mut Scratch) {
+        if value == b"-" {
+            out.push(b'-');
+            return;
+        }
+        self.scan(value, s);
+        match (s.hits.is_empty(), self.special.user_field) {
+            (true, Some(rule)) => {
+                let start = out.len();
+                self.apply(rule, value, out, s);
+                if out.len() == start {
+                    out.push(b'-');
+                }
+            }
+            _ => self.redact_text(value, out, s),
+        }
+    }
+
+    fn redact_json_string(&self, raw: &[u8], key: Option<&[u8]>, out: &mut Vec<u8>, s: &mut Scratch) {
+        if let (Some(key), Some(rule)) = (key, self.special.secret_value) {
+            if !raw.is_empty() && is_secret_key(key) {
+                let mut text = std::mem::take(&mut s.text);
+                text.clear();
+                self.apply(rule, raw, &mut text, s);
+                format::json::escape(&text, out);
+                s.text = text;
+                return;
+            }
+        }
+        if !raw.contains(&b'\\') {
+            let start = out.len();
+            self.redact_text(raw, out, s);
+            // Placeholders and tokens hold no quote or backslash, but a `keep`/`mask` of
+            // text can only reproduce what was already valid here.
+            debug_assert!(!out[start..].contains(&b'"') || raw.contains(&b'"'));
+            return;
+        }
+        let mut unescaped = std::mem::take(&mut s.unescaped);
+        unescaped.clear();
+        if !format::json::unescape(raw, &mut unescaped) {
+            // The parser accepted it, so this cannot happen; scan the raw form to fail closed.
+            self.redact_text(raw, out, s);
+            s.unescaped = unescaped;
+            return;
+        }
+        let mut text = std::mem::take(&mut s.text);
+        text.clear();
+        self.redact_text(&unescaped, &mut text, s);
+        if text == unescaped {
+            out.extend_from_slice(raw);
+        } else {
+            format::json::escape(&text, out);
+        }
+        s.text = text;
+        s.unescaped = unescaped;
+    }
+
+    /// A JSON number is personal data when it is a valid card number (written as a number
+    /// by mistake); it is then rendered as a string.
+    fn redact_json_number(&self, value: &[u8], out: &mut Vec<u8>, s: &mut Scratch) {
+        if let Some(rule) = self.special.card {
+            if (13..=19).contains(&value.len()) && value.iter().all(u8::is_ascii_digit) {
+                self.scan(value, s);
+                if s.hits.len() == 1 && s.hits[0].rule == rule && s.hits[0].end - s.hits[0].start == value.len() {
+                    out.push(b'"');
+                    self.apply(rule, value, out, s);
+                    out.push(b'"');
+                    return;
+                }
+            }
+        }
+        out.extend_from_slice(value);
+    }
+}
+
+fn is_secret_key(key: &[u8]) -> bool {
+    SECRET_KEYS.iter().any(|k| k.as_bytes().eq_ignore_ascii_case(key))
+}
+
+/// Undoes RFC 5424 PARAM-VALUE escaping (`\"`, `\\`, `\]`); other backslashes stay.
+fn unescape_sd_value(raw: &[u8], out: &mut Vec<u8>) {
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] == b'\\' && matches!(raw.get(i + 1), Some(b'"' | b'\\' | b']')) {
+            i += 1;
+        }
+        out.push(raw[i]);
+        i += 1;
+    }
+}
+
+/// RFC 5424 PARAM-VALUE escaping: `"`, `\` and `]` get a backslash.
+fn escape_sd_value(text: &[u8], out: &mut Vec<u8>) {
+    for &b in text {
+        if matches!(b, b'"' | b'\\' | b']') {
+            out.push(b'\\');
+        }
+        out.push(b);
+    }
+}

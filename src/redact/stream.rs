@@ -1,0 +1,97 @@
+//! Redaction of a byte stream that arrives in chunks (response bodies, reads of a pipe),
+//! with a carry-over window so a match split across chunks is still found.
+//!
+//! Output is emitted only up to a cut point that lies at least `window` bytes before the end
+//! of what has arrived, just after whitespace, and outside every match. The bytes just before
+//! the cut are kept as look-behind context for the next scan. As long as no single match is
+//! longer than `window`, the output is the same as redacting the whole stream at once,
+//! however the input is split; a partial secret is never emitted.
+
+use super::{Redactor, Scratch};
+
+/// Bytes before the cut kept as context for word boundaries and checks' look-behind.
+const CONTEXT_BYTES: usize = 64;
+
+/// Incremental redaction of chunked text. One per stream.
+#[derive(Debug)]
+pub struct StreamRedactor<'r> {
+    redactor: &'r Redactor,
+    window: usize,
+    buf: Vec<u8>,
+    /// Bytes at the front of `buf` already emitted, kept only as context.
+    emitted: usize,
+}
+
+impl<'r> StreamRedactor<'r> {
+    /// A stream redactor whose matches may be up to `window` bytes long (at least 64).
+    pub fn new(redactor: &'r Redactor, window: usize) -> Self {
+        StreamRedactor {
+            redactor,
+            window: window.max(64),
+            buf: Vec::new(),
+            emitted: 0,
+        }
+    }
+
+    /// Bytes received but not yet emitted.
+    pub fn pending(&self) -> usize {
+        self.buf.len() - self.emitted
+    }
+
+    /// Takes the next chunk and appends to `out` whatever can be emitted safely.
+    pub fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>, s: &mut Scratch) {
+        self.buf.extend_from_slice(chunk);
+        if self.pending() < 2 * self.window {
+            return;
+        }
+        self.redactor.scan_from(&self.buf, self.emitted, s);
+        let limit = self.buf.len() - self.window;
+        let Some(cut) = self.cut_point(limit, s) else {
+            return;
+        };
+        self.emit(cut, out, s);
+        let keep_from = cut.saturating_sub(CONTEXT_BYTES);
+        self.buf.drain(..keep_from);
+        self.emitted = cut - keep_from;
+    }
+
+    /// Emits everything still pending; the stream is over.
+    pub fn finish(&mut self, out: &mut Vec<u8>, s: &mut Scratch) {
+        self.redactor.scan_from(&self.buf, self.emitted, s);
+        self.emit(self.buf.len(), out, s);
+        self.buf.clear();
+        self.emitted = 0;
+    }
+
+    /// The last position at or before `limit` just after whitespace and outside every hit;
+    /// failing that, the start of the hit spanning `limit` (if it is past what was emitted).
+    fn cut_point(&self, limit: usize, s: &Scratch) -> Option<usize> {
+        let inside_hit = |p: usize| s.hits.iter().any(|h| h.start < p && p < h.end);
+        let mut p = limit;
+        while p > self.emitted {
+            if self.buf[p - 1].is_ascii_whitespace() && !inside_hit(p) {
+                return Some(p);
+            }
+            p -= 1;
+        }
+        // No whitespace: a long token. Cut at `limit` unless a hit spans it.
+        match s.hits.iter().find(|h| h.start < limit && limit < h.end) {
+            None => Some(limit),
+            Some(h) if h.start > self.emitted => Some(h.start),
+            Some(_) => None,
+        }
+    }
+
+    /// Appends the redacted `buf[emitted..cut]` using the hits of the last scan.
+    fn emit(&self, cut: usize, out: &mut Vec<u8>, s: &mut Scratch) {
+        let hits = std::mem::take(&mut s.hits);
+        let mut at = self.emitted;
+        for h in hits.iter().filter(|h| h.end <= cut) {
+            out.extend_from_slice(&self.buf[at..h.start]);
+            self.redactor.apply(h.rule, &self.buf[h.start..h.end], out, s);
+            at = h.end;
+        }
+        out.extend_from_slice(&self.buf[at..cut]);
+        s.hits = hits;
+    }
+}
