@@ -121,7 +121,10 @@ fn split_request(line: &[u8], start: usize, end: usize) -> Option<(usize, usize)
     if sp1 == 0 || sp2 <= sp1 + 1 {
         return None;
     }
-    if !req[..sp1].iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_') {
+    if !req[..sp1]
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
+    {
         return None;
     }
     if !req[sp2 + 1..].starts_with(b"HTTP/") {
@@ -270,11 +273,16 @@ mod tests {
         Some(v.iter().map(|(r, s)| (*r, s.to_string())).collect())
     }
 
-    const UA49: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.12; rv:49.0) Gecko/20100101 Firefox/49.0";
+    const UA49: &str =
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.12; rv:49.0) Gecko/20100101 Firefox/49.0";
     const UA15: &str = "Mozilla/5.0 (Windows NT 6.1; rv:15.0) Gecko/20120716 Firefox/15.0a2";
 
     fn corpus(path: &str) -> Vec<u8> {
-        let p = format!("{}/../shared/corpus/access/{}", env!("CARGO_MANIFEST_DIR"), path);
+        let p = format!(
+            "{}/../shared/corpus/access/{}",
+            env!("CARGO_MANIFEST_DIR"),
+            path
+        );
         std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
     }
 
@@ -344,7 +352,10 @@ mod tests {
         let line = format!(
             r#"monitoring-server - - [29/May/2017:19:02:48 +0000] "GET /status HTTP/1.1" 200 612 "-" "{UA15}" "-""#
         );
-        assert_eq!(fields(&line).unwrap()[0], (Role::Client, "monitoring-server".into()));
+        assert_eq!(
+            fields(&line).unwrap()[0],
+            (Role::Client, "monitoring-server".into())
+        );
     }
 
     #[test]
@@ -405,7 +416,11 @@ mod tests {
         let line = r#"example.com:80 81.2.69.143 - - [07/Dec/2016:11:05:07 +0100] "GET /ocelot HTTP/1.1" 200 571 "-" "x""#;
         assert_eq!(
             fields(line).unwrap()[..2],
-            f(&[(Role::Text, "example.com:80"), (Role::Client, "81.2.69.143")]).unwrap()[..]
+            f(&[
+                (Role::Text, "example.com:80"),
+                (Role::Client, "81.2.69.143")
+            ])
+            .unwrap()[..]
         );
     }
 
@@ -439,7 +454,10 @@ mod tests {
         assert_eq!(
             fields(line).unwrap()[..2],
             f(&[
-                (Role::Client, "2a03:0000:10ff:f00f:0000:0000:0:8000, 10.225.192.17"),
+                (
+                    Role::Client,
+                    "2a03:0000:10ff:f00f:0000:0000:0:8000, 10.225.192.17"
+                ),
                 (Role::Client, "10.2.2.121"),
             ])
             .unwrap()[..]
@@ -449,7 +467,10 @@ mod tests {
             fields(line).unwrap()[..3],
             f(&[
                 (Role::Text, "1.128.3.4"),
-                (Role::Client, "2a02:cf40:10ff:f00f:0000:0000:0:8000, 10.225.192.17"),
+                (
+                    Role::Client,
+                    "2a02:cf40:10ff:f00f:0000:0000:0:8000, 10.225.192.17"
+                ),
                 (Role::Client, "10.2.2.121"),
             ])
             .unwrap()[..]
@@ -467,7 +488,9 @@ mod tests {
     #[test]
     fn unix_socket_client_and_garbage_request() {
         assert_eq!(
-            fields(r#"example.com:80 unix: - - [26/Feb/2019:15:39:42 +0100] "hello" 400 173 "-" "-""#),
+            fields(
+                r#"example.com:80 unix: - - [26/Feb/2019:15:39:42 +0100] "hello" 400 173 "-" "-""#
+            ),
             f(&[
                 (Role::Text, "example.com:80"),
                 (Role::Client, "unix:"),
@@ -481,14 +504,20 @@ mod tests {
         let line = r#"example.com localhost, localhost - - [29/May/2017:19:02:48 +0000] "GET /test2 HTTP/1.1" 200 612 "-" "x" "-""#;
         assert_eq!(
             fields(line).unwrap()[..2],
-            f(&[(Role::Text, "example.com"), (Role::Client, "localhost, localhost")]).unwrap()[..]
+            f(&[
+                (Role::Text, "example.com"),
+                (Role::Client, "localhost, localhost")
+            ])
+            .unwrap()[..]
         );
     }
 
     #[test]
     fn ident_and_user_are_fields_unless_dash() {
         assert_eq!(
-            fields(r#"1.2.3.4 identd frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326"#),
+            fields(
+                r#"1.2.3.4 identd frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326"#
+            ),
             f(&[
                 (Role::Client, "1.2.3.4"),
                 (Role::Text, "identd"),
@@ -501,7 +530,9 @@ mod tests {
     #[test]
     fn escaped_quotes_in_request_are_honoured() {
         assert_eq!(
-            fields(r#"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /a\"b HTTP/1.0" 200 1 "-" "ua\"x""#),
+            fields(
+                r#"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /a\"b HTTP/1.0" 200 1 "-" "ua\"x""#
+            ),
             f(&[
                 (Role::Client, "1.2.3.4"),
                 (Role::Target, r#"/a\"b"#),
@@ -513,8 +544,13 @@ mod tests {
     #[test]
     fn tls_garbage_request_is_request_field() {
         assert_eq!(
-            fields(r#"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "\x16\x03\x01\x00\xA5\x01" 400 166 "-" "-""#),
-            f(&[(Role::Client, "1.2.3.4"), (Role::Request, r"\x16\x03\x01\x00\xA5\x01")])
+            fields(
+                r#"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "\x16\x03\x01\x00\xA5\x01" 400 166 "-" "-""#
+            ),
+            f(&[
+                (Role::Client, "1.2.3.4"),
+                (Role::Request, r"\x16\x03\x01\x00\xA5\x01")
+            ])
         );
     }
 
@@ -536,16 +572,28 @@ mod tests {
                 (Role::Target, "/"),
                 (Role::Referrer, "http://r/"),
                 (Role::UserAgent, "ua"),
-                (Role::Text, r#""1.2.3.4, 5.6.7.8" 0.123 rt=0.05 uct="0.000""#),
+                (
+                    Role::Text,
+                    r#""1.2.3.4, 5.6.7.8" 0.123 rt=0.05 uct="0.000""#
+                ),
             ])
         );
     }
 
     #[test]
     fn bad_status_or_bytes_does_not_parse() {
-        assert_eq!(fields(r#"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 20 1"#), None);
-        assert_eq!(fields(r#"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 x"#), None);
-        assert_eq!(fields(r#"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1 200 1"#), None);
+        assert_eq!(
+            fields(r#"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 20 1"#),
+            None
+        );
+        assert_eq!(
+            fields(r#"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 x"#),
+            None
+        );
+        assert_eq!(
+            fields(r#"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1 200 1"#),
+            None
+        );
         assert_eq!(fields("hello world"), None);
         assert_eq!(fields(""), None);
         assert_eq!(fields(r#"- - [1/x] "a" 200 1"#), None);
@@ -593,7 +641,10 @@ mod tests {
         assert_eq!(n, 10000);
         // Line 8899 is cut off inside the user agent (no closing quote): malformed.
         assert_eq!(bad.len(), 1, "{bad:#?}");
-        assert!(bad[0].ends_with("+http://www.google.com/bot.html"), "{bad:#?}");
+        assert!(
+            bad[0].ends_with("+http://www.google.com/bot.html"),
+            "{bad:#?}"
+        );
     }
 
     #[test]

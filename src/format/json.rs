@@ -39,19 +39,17 @@ fn string_end(line: &[u8], mut i: usize) -> Option<usize> {
         let b = *line.get(i)?;
         match b {
             b'"' => return Some(i),
-            b'\\' => {
-                match *line.get(i + 1)? {
-                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
-                    b'u' => {
-                        let hex = line.get(i + 2..i + 6)?;
-                        if !hex.iter().all(u8::is_ascii_hexdigit) {
-                            return None;
-                        }
-                        i += 6;
+            b'\\' => match *line.get(i + 1)? {
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
+                b'u' => {
+                    let hex = line.get(i + 2..i + 6)?;
+                    if !hex.iter().all(u8::is_ascii_hexdigit) {
+                        return None;
                     }
-                    _ => return None,
+                    i += 6;
                 }
-            }
+                _ => return None,
+            },
             0..=0x1f => return None,
             _ => i += 1,
         }
@@ -367,7 +365,10 @@ mod tests {
     fn string_values_and_numbers_carry_their_member_name() {
         assert_eq!(
             fields(r#" {"user": "alice", "age": -1.5e3, "ok": true, "n": null} "#),
-            Some(vec![("s", k("user"), "alice".into()), ("n", k("age"), "-1.5e3".into())])
+            Some(vec![
+                ("s", k("user"), "alice".into()),
+                ("n", k("age"), "-1.5e3".into())
+            ])
         );
     }
 
@@ -458,7 +459,10 @@ mod tests {
     #[test]
     fn unescape_decodes_escapes_and_surrogates() {
         let mut out = Vec::new();
-        assert!(unescape(br#"a\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00"#, &mut out));
+        assert!(unescape(
+            br#"a\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00"#,
+            &mut out
+        ));
         assert_eq!(out, "a\"\\/\u{8}\u{c}\n\r\t\u{e9}\u{1F600}".as_bytes());
         out.clear();
         assert!(unescape(br"\ud83dx\ude00\ud83d\u0041", &mut out));

@@ -21,8 +21,7 @@
 use super::{Field, Role};
 
 const MONTHS: [&[u8; 3]; 12] = [
-    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
-    b"Dec",
+    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
 ];
 
 #[inline]
@@ -260,7 +259,12 @@ mod tests {
         check_invariants(line, &out);
         Some(
             out.iter()
-                .map(|f| (f.role, String::from_utf8_lossy(&line[f.span.clone()]).into_owned()))
+                .map(|f| {
+                    (
+                        f.role,
+                        String::from_utf8_lossy(&line[f.span.clone()]).into_owned(),
+                    )
+                })
                 .collect(),
         )
     }
@@ -282,7 +286,9 @@ mod tests {
     #[test]
     fn bsd_line_with_pid_has_message_field() {
         assert_eq!(
-            fields(b"Mar 27 13:06:56 ip-10-77-20-248 sshd[1291]: Server listening on 0.0.0.0 port 22."),
+            fields(
+                b"Mar 27 13:06:56 ip-10-77-20-248 sshd[1291]: Server listening on 0.0.0.0 port 22."
+            ),
             f(&[(Role::Text, "Server listening on 0.0.0.0 port 22.")])
         );
     }
@@ -353,7 +359,10 @@ mod tests {
     #[test]
     fn rfc5424_all_nil_header_and_no_message() {
         assert_eq!(fields(b"<1>1 - - - - - -"), f(&[]));
-        assert_eq!(fields(b"1 2003-10-11T22:14:15Z h a p m - hi"), f(&[(Role::Text, "hi")]));
+        assert_eq!(
+            fields(b"1 2003-10-11T22:14:15Z h a p m - hi"),
+            f(&[(Role::Text, "hi")])
+        );
     }
 
     #[test]
@@ -378,7 +387,10 @@ mod tests {
 
     #[test]
     fn auth_log_corpus_all_lines_parse() {
-        let p = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/syslog/elastic-examples_auth.log");
+        let p = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/corpus/syslog/elastic-examples_auth.log"
+        );
         let data = std::fs::read(p).unwrap();
         let mut out = Vec::new();
         let mut n = 0;
@@ -395,7 +407,11 @@ mod tests {
             assert_eq!(&line[s - 2..s], b": ", "{}", String::from_utf8_lossy(line));
             let tag = &line[16..s - 2];
             let host_end = tag.iter().position(|b| *b == b' ').unwrap();
-            assert!(!tag[host_end + 1..].contains(&b' '), "{}", String::from_utf8_lossy(line));
+            assert!(
+                !tag[host_end + 1..].contains(&b' '),
+                "{}",
+                String::from_utf8_lossy(line)
+            );
         }
         assert_eq!(n, 7121);
     }
