@@ -600,19 +600,57 @@ mod tests {
     }
 
     #[test]
-    fn fixtures_beats_lines_all_parse() {
-        for name in [
-            "fixtures-beats/apache_access_test.log",
-            "fixtures-beats/nginx_access_test.log",
-            "fixtures-beats/nginx_access_test-with-host.log",
+    fn fixtures_beats_lines_have_exact_fields() {
+        const C: Role = Role::Client;
+        const T: Role = Role::Text;
+        const TG: Role = Role::Target;
+        const RQ: Role = Role::Request;
+        const UA: Role = Role::UserAgent;
+        type Expected<'a> = &'a [&'a [(Role, &'a str)]];
+        let apache: Expected = &[
+            &[(C, "::1"), (TG, "/favicon.ico")],
+            &[(C, "192.168.33.1"), (TG, "/hello"), (UA, "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.12; rv:50.0) Gecko/20100101 Firefox/50.0")],
+            &[(C, "::1"), (RQ, "-")],
+            &[(C, "172.17.0.1"), (TG, "/stringpatch"), (UA, "Mozilla/5.0 (Windows NT 6.1; rv:15.0) Gecko/20120716 Firefox/15.0a2"), (T, "\"-\"")],
+            &[(C, "monitoring-server"), (TG, "/status"), (UA, "Mozilla/5.0 (Windows NT 6.1; rv:15.0) Gecko/20120716 Firefox/15.0a2"), (T, "\"-\"")],
+            &[(C, "127.0.0.1"), (RQ, "-")],
+            &[(T, "vhost1.domaine.fr"), (C, "123.123.123.123"), (TG, "/"), (UA, "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/75.0.3770.100 Safari/537.36")],
+        ];
+        let nginx: Expected = &[
+            &[(C, "10.0.0.2, 10.0.0.1, 127.0.0.1"), (TG, "/ocelot"), (UA, "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.12; rv:49.0) Gecko/20100101 Firefox/49.0")],
+            &[(C, "172.17.0.1"), (TG, "/stringpatch"), (UA, "Mozilla/5.0 (Windows NT 6.1; rv:15.0) Gecko/20120716 Firefox/15.0a2"), (T, "\"-\"")],
+            &[(C, "10.0.0.2, 10.0.0.1, 85.181.35.98"), (TG, "/ocelot"), (UA, "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.12; rv:49.0) Gecko/20100101 Firefox/49.0")],
+            &[(C, "85.181.35.98"), (TG, "/ocelot"), (UA, "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_14_0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/70.0.3538.102 Safari/537.36")],
+            &[(C, "10.5.102.222, 199.96.1.1, 204.246.1.1"), (C, "10.2.1.185"), (TG, "/assets/xxxx?q=100"), (UA, "Amazon CloudFront")],
+            &[(C, "2a03:0000:10ff:f00f:0000:0000:0:8000, 10.225.192.17"), (C, "10.2.2.121"), (TG, "/test.html"), (UA, "Mozilla/5.0 (compatible; Facebot 1.0; https://developers.facebook.com/docs/sharing/webmasters/crawler)")],
+            &[(C, "127.0.0.1")],
+        ];
+        let nginx_host: Expected = &[
+            &[(T, "example.com"), (C, "10.0.0.2, 10.0.0.1, 127.0.0.1"), (TG, "/ocelot"), (UA, "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.12; rv:49.0) Gecko/20100101 Firefox/49.0")],
+            &[(T, "example.com"), (C, "172.17.0.1"), (TG, "/stringpatch"), (UA, "Mozilla/5.0 (Windows NT 6.1; rv:15.0) Gecko/20120716 Firefox/15.0a2"), (T, "\"-\"")],
+            &[(T, "example.com"), (C, "10.0.0.2, 10.0.0.1, 81.2.69.143"), (TG, "/ocelot"), (UA, "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.12; rv:49.0) Gecko/20100101 Firefox/49.0")],
+            &[(T, "example.com:80"), (C, "81.2.69.143"), (TG, "/ocelot"), (UA, "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_14_0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/70.0.3538.102 Safari/537.36")],
+            &[(T, "example.com:80"), (C, "10.5.102.222, 175.16.199.1, 204.246.1.1"), (C, "10.2.1.185"), (TG, "/assets/xxxx?q=100"), (UA, "Amazon CloudFront")],
+            &[(T, "1.128.3.4"), (C, "2a02:cf40:10ff:f00f:0000:0000:0:8000, 10.225.192.17"), (C, "10.2.2.121"), (TG, "/test.html"), (UA, "Mozilla/5.0 (compatible; Facebot 1.0; https://developers.facebook.com/docs/sharing/webmasters/crawler)")],
+            &[(T, "1.128.3.4:80"), (C, "127.0.0.1")],
+            &[(T, "example.com:80"), (C, "unix:"), (RQ, "hello")],
+            &[(T, "1.128.3.4"), (C, "localhost"), (TG, "/test2"), (UA, "Mozilla/5.0 (Windows NT 6.1; rv:15.0) Gecko/20120716 Firefox/15.0a2"), (T, "\"-\"")],
+            &[(T, "example.com"), (C, "localhost, localhost"), (TG, "/test2"), (UA, "Mozilla/5.0 (Windows NT 6.1; rv:15.0) Gecko/20120716 Firefox/15.0a2"), (T, "\"-\"")],
+        ];
+        for (name, expected) in [
+            ("fixtures-beats/apache_access_test.log", apache),
+            ("fixtures-beats/nginx_access_test.log", nginx),
+            ("fixtures-beats/nginx_access_test-with-host.log", nginx_host),
         ] {
             let data = corpus(name);
-            let mut out = Vec::new();
-            for line in data.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-                out.clear();
-                assert!(parse(line, &mut out), "{}", String::from_utf8_lossy(line));
-                check_invariants(line, &out);
-                assert!(out.iter().any(|f| f.role == Role::Client));
+            let lines: Vec<&[u8]> = data
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty())
+                .collect();
+            assert_eq!(lines.len(), expected.len(), "{name}");
+            for (line, want) in lines.iter().zip(expected) {
+                let line = std::str::from_utf8(line).unwrap();
+                assert_eq!(fields(line), f(want), "{name}: {line}");
             }
         }
     }
