@@ -81,7 +81,12 @@ fn find_time(line: &[u8]) -> Option<(usize, usize)> {
             Some(off) => open + off,
             None => return None,
         };
-        if line.get(close + 1) == Some(&b' ') && line.get(close + 2) == Some(&b'"') {
+        // TIME is kept verbatim, so it must look like one: `10/Oct/2000:13:55:36 -0700`.
+        let time_ok = close - open <= 40
+            && line[open + 1..close].iter().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'/' | b':' | b'+' | b'-' | b'.' | b' ')
+            });
+        if time_ok && line.get(close + 1) == Some(&b' ') && line.get(close + 2) == Some(&b'"') {
             return Some((open, close));
         }
     }
@@ -127,7 +132,11 @@ fn split_request(line: &[u8], start: usize, end: usize) -> Option<(usize, usize)
     {
         return None;
     }
-    if !req[sp2 + 1..].starts_with(b"HTTP/") {
+    let proto = &req[sp2 + 1..];
+    if !proto.starts_with(b"HTTP/")
+        || proto.len() == 5
+        || !proto[5..].iter().all(|b| b.is_ascii_digit() || *b == b'.')
+    {
         return None;
     }
     Some((start + sp1 + 1, start + sp2))
@@ -551,6 +560,25 @@ mod tests {
                 (Role::Client, "1.2.3.4"),
                 (Role::Request, r"\x16\x03\x01\x00\xA5\x01")
             ])
+        );
+    }
+
+    #[test]
+    fn request_with_odd_protocol_is_request_field() {
+        assert_eq!(
+            fields(r#"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.1x" 400 1"#),
+            f(&[
+                (Role::Client, "1.2.3.4"),
+                (Role::Request, "GET /a HTTP/1.1x")
+            ])
+        );
+    }
+
+    #[test]
+    fn time_that_does_not_look_like_a_time_does_not_parse() {
+        assert_eq!(
+            fields(r#"1.2.3.4 - - [1 a@b.c] "GET /a HTTP/1.1" 200 1"#),
+            None
         );
     }
 

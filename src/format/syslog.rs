@@ -197,7 +197,14 @@ fn parse_3164(line: &[u8], start: usize, out: &mut Vec<Field>) -> bool {
     let (mut i, iso) = if bsd_timestamp_at(rest) {
         (start + 15, false)
     } else if iso_date_at(rest) {
-        (token_end(line, start), true)
+        let e = token_end(line, start);
+        let ts_ok = line[start..e]
+            .iter()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b':' | b'T' | b'.' | b'+' | b'Z'));
+        if !ts_ok {
+            return false;
+        }
+        (e, true)
     } else {
         return false;
     };
@@ -215,18 +222,23 @@ fn parse_3164(line: &[u8], start: usize, out: &mut Vec<Field>) -> bool {
     let msg_start = h_end + 1;
     // TAG[PID]: or TAG:
     let mut j = msg_start;
-    while j < line.len() && !matches!(line[j], b':' | b'[' | b' ') {
+    // The tag is kept verbatim, so it must look like a program name.
+    while j < line.len()
+        && (line[j].is_ascii_alphanumeric() || matches!(line[j], b'-' | b'_' | b'.' | b'/'))
+    {
         j += 1;
     }
     let mut tagged = false;
     if j > msg_start && j < line.len() {
         if line[j] == b'[' {
-            if let Some(off) = memchr::memchr(b']', &line[j..]) {
-                let k = j + off;
-                if line.get(k + 1) == Some(&b':') {
-                    j = k + 1;
-                    tagged = true;
-                }
+            let pid = line[j + 1..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+            let k = j + 1 + pid;
+            if pid > 0 && line.get(k) == Some(&b']') && line.get(k + 1) == Some(&b':') {
+                j = k + 1;
+                tagged = true;
             }
         } else if line[j] == b':' {
             tagged = true;
@@ -306,6 +318,18 @@ mod tests {
         assert_eq!(
             fields(b"Mar 27 13:06:56 host last message repeated 3 times"),
             f(&[(Role::Text, "last message repeated 3 times")])
+        );
+    }
+
+    #[test]
+    fn tag_that_is_not_a_program_name_stays_in_the_message() {
+        assert_eq!(
+            fields(b"Mar 27 13:06:56 host alice@example.com: hi"),
+            f(&[(Role::Text, "alice@example.com: hi")])
+        );
+        assert_eq!(
+            fields(b"Mar 27 13:06:56 host sshd[bob]: hi"),
+            f(&[(Role::Text, "sshd[bob]: hi")])
         );
     }
 
