@@ -1,1 +1,99 @@
-fn main() {}
+//! Criterion benches of the engine's hot paths: clean text, access-log lines, PII-dense
+//! text, and whole-line redaction per format. `cargo bench --bench engine`.
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+
+use redactd::format::Format;
+use redactd::pseudo::{Key, Pseudonymiser};
+use redactd::redact::Redactor;
+use redactd::rules::RuleSet;
+
+fn redactor() -> Redactor {
+    Redactor::new(
+        &RuleSet::shipped(),
+        Some(Pseudonymiser::new(&Key::from_bytes([9; 32]))),
+    )
+    .unwrap()
+}
+
+const ACCESS: &str = concat!(
+    "83.149.9.216 - - [17/May/2015:10:05:03 +0000] \"GET /presentations/logstash-monitorama-2013/images/kibana-search.png HTTP/1.1\" 200 203023 \"http://semicomplete.com/presentations/logstash-monitorama-2013/\" \"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_9_1) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/32.0.1700.77 Safari/537.36\"\n",
+    "2a00:1450:4009:81f::200e - - [10/Mar/2024:00:00:01 +0000] \"GET /search?q=red+shoes&page=2&utm_source=news HTTP/2.0\" 200 5120 \"https://www.google.com/\" \"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36\"\n",
+    "86.12.5.77 - - [10/Mar/2024:00:00:02 +0000] \"POST /account/update?email=jane.doe%40example.com HTTP/1.1\" 302 0 \"https://www.example-shop.co.uk/account\" \"Mozilla/5.0 (iPhone; CPU iPhone OS 17_3_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2.1 Mobile/15E148 Safari/604.1\"\n",
+);
+
+const PROSE: &str = "The quick brown fox jumps over the lazy dog while the service keeps running smoothly and nothing at all happens in this log message, which is exactly what most log lines look like on a quiet day. ";
+
+const DENSE: &str = "user jane.doe@example.com from 203.0.113.9 paid with 4111 1111 1111 1111, IBAN GB82 WEST 1234 5698 7654 32, call 07700 900123 or +44 20 7946 0958, token=abc123def456, NI AB 12 34 56 C, SW1A 1AA.\n";
+
+fn repeat_to(text: &str, bytes: usize) -> String {
+    text.repeat(bytes / text.len() + 1)[..bytes].to_string()
+}
+
+fn bench_text(c: &mut Criterion) {
+    let r = redactor();
+    let mut group = c.benchmark_group("redactd::redact::Redactor");
+    for (name, text) in [
+        ("redact_text/no_match_4k", repeat_to(PROSE, 4096)),
+        ("redact_text/dense_pii_4k", repeat_to(DENSE, 4096)),
+    ] {
+        group.throughput(Throughput::Bytes(text.len() as u64));
+        group.bench_function(name, |b| {
+            let mut s = r.scratch();
+            let mut out = Vec::with_capacity(8192);
+            b.iter(|| {
+                out.clear();
+                r.redact_text(text.as_bytes(), &mut out, &mut s);
+                out.len()
+            })
+        });
+    }
+    group.finish();
+}
+
+fn bench_lines(c: &mut Criterion) {
+    let r = redactor();
+    let mut group = c.benchmark_group("redactd::redact::Redactor::redact_line");
+    for (name, text, format) in [
+        ("access_combined", ACCESS, Format::Combined),
+        ("access_auto", ACCESS, Format::Auto),
+        ("access_as_text", ACCESS, Format::Text),
+    ] {
+        group.throughput(Throughput::Bytes(text.len() as u64));
+        group.bench_function(name, |b| {
+            let mut s = r.scratch();
+            let mut out = Vec::with_capacity(4096);
+            b.iter(|| {
+                out.clear();
+                for line in text.lines() {
+                    r.redact_line(line.as_bytes(), format, &mut out, &mut s);
+                }
+                out.len()
+            })
+        });
+    }
+    group.finish();
+}
+
+fn bench_pseudonymise(c: &mut Criterion) {
+    let p = Pseudonymiser::new(&Key::from_bytes([3; 32]));
+    let mut group = c.benchmark_group("redactd::pseudo::Pseudonymiser");
+    group.bench_function("token/email", |b| {
+        let mut out = Vec::with_capacity(64);
+        b.iter(|| {
+            out.clear();
+            p.token("email", b"jane.doe@example.com", &mut out);
+        })
+    });
+    group.bench_function("compile/shipped_rules", |b| {
+        b.iter_batched(
+            RuleSet::shipped,
+            |rules| Redactor::new(&rules, Some(p.clone())).unwrap(),
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_text, bench_lines, bench_pseudonymise);
+criterion_main!(benches);

@@ -136,9 +136,14 @@ fn main() -> ExitCode {
 }
 
 fn load_rules(args: &RuleArgs) -> Result<RuleSet, Failure> {
-    let mut set = if args.no_default_rules { RuleSet::new() } else { RuleSet::shipped() };
+    let mut set = if args.no_default_rules {
+        RuleSet::new()
+    } else {
+        RuleSet::shipped()
+    };
     for file in &args.rule_files {
-        set.add_file(file).map_err(|e| Failure(EXIT_CONFIG, e.into()))?;
+        set.add_file(file)
+            .map_err(|e| Failure(EXIT_CONFIG, e.into()))?;
     }
     Ok(set)
 }
@@ -146,7 +151,10 @@ fn load_rules(args: &RuleArgs) -> Result<RuleSet, Failure> {
 /// Finds the key when an enabled rule pseudonymises: `--key-file`/`$REDACTD_KEY_FILE`,
 /// else `$REDACTD_KEY`, else the default key file (created with a notice on first use).
 fn load_key(rules: &RuleSet, key_file: Option<&PathBuf>) -> Result<Option<Pseudonymiser>, Failure> {
-    let needed = rules.rules().iter().any(|r| r.enabled && r.action == Action::Pseudonymise);
+    let needed = rules
+        .rules()
+        .iter()
+        .any(|r| r.enabled && r.action == Action::Pseudonymise);
     if !needed {
         return Ok(None);
     }
@@ -156,7 +164,8 @@ fn load_key(rules: &RuleSet, key_file: Option<&PathBuf>) -> Result<Option<Pseudo
         Key::from_hex(&hex, KEY_ENV).map_err(|e| Failure(EXIT_CONFIG, e.into()))?
     } else {
         let path = Key::default_path();
-        let (key, created) = Key::load_or_create(&path).map_err(|e| Failure(EXIT_CONFIG, e.into()))?;
+        let (key, created) =
+            Key::load_or_create(&path).map_err(|e| Failure(EXIT_CONFIG, e.into()))?;
         if created {
             eprintln!(
                 "redactd: created a new pseudonymisation key {} (id {}, mode 0600). Keep it and back it up: the same key gives the same pseudonyms; set --key-file or ${KEY_ENV} to choose another.",
@@ -172,8 +181,13 @@ fn load_key(rules: &RuleSet, key_file: Option<&PathBuf>) -> Result<Option<Pseudo
 fn run_filter(args: FilterArgs) -> Result<(), Failure> {
     let rules = load_rules(&args.rules)?;
     let pseudonymiser = load_key(&rules, args.key_file.as_ref())?;
-    let redactor = Arc::new(Redactor::new(&rules, pseudonymiser).map_err(|e| Failure(EXIT_CONFIG, e.into()))?);
-    let files = if args.files.is_empty() { vec!["-".to_string()] } else { args.files };
+    let redactor =
+        Arc::new(Redactor::new(&rules, pseudonymiser).map_err(|e| Failure(EXIT_CONFIG, e.into()))?);
+    let files = if args.files.is_empty() {
+        vec!["-".to_string()]
+    } else {
+        args.files
+    };
     let mut inputs = Vec::with_capacity(files.len());
     for file in &files {
         let input = filter::open_input(file)
@@ -200,7 +214,12 @@ fn run_filter(args: FilterArgs) -> Result<(), Failure> {
     let stats = match result {
         Ok(stats) => Some(stats),
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => None,
-        Err(e) => return Err(Failure(EXIT_IO, anyhow::Error::new(e).context("filter failed"))),
+        Err(e) => {
+            return Err(Failure(
+                EXIT_IO,
+                anyhow::Error::new(e).context("filter failed"),
+            ))
+        }
     };
     if let (true, Some(stats)) = (args.stats, stats) {
         print_stats(&redactor, &stats);
@@ -218,7 +237,13 @@ fn print_stats(redactor: &Redactor, stats: &filter::Stats) {
     );
     for (rule, count) in redactor.rules().iter().zip(&stats.redactions) {
         if *count > 0 {
-            let _ = writeln!(err, "redactd:   {:<20} {:<10} {:>10}", rule.id, rule.category.as_str(), count);
+            let _ = writeln!(
+                err,
+                "redactd:   {:<20} {:<10} {:>10}",
+                rule.id,
+                rule.category.as_str(),
+                count
+            );
         }
     }
 }
@@ -226,7 +251,11 @@ fn print_stats(redactor: &Redactor, stats: &filter::Stats) {
 fn list_rules(args: RuleArgs) -> Result<(), Failure> {
     let set = load_rules(&args)?;
     let mut out = io::stdout().lock();
-    let _ = writeln!(out, "{:<20} {:<10} {:<28} {:<13} {}", "ID", "CATEGORY", "MATCHER", "ACTION", "ORIGIN");
+    let _ = writeln!(
+        out,
+        "{:<20} {:<10} {:<28} {:<13} {}",
+        "ID", "CATEGORY", "MATCHER", "ACTION", "ORIGIN"
+    );
     for r in set.rules() {
         let matcher = match &r.matcher {
             Matcher::Builtin(b) => format!("detector:{}", b.name),
@@ -234,8 +263,20 @@ fn list_rules(args: RuleArgs) -> Result<(), Failure> {
             Matcher::Words(w) => format!("words:{}", w.len()),
             Matcher::Field(f) => format!("field:{f}"),
         };
-        let action = if r.enabled { r.action.as_str() } else { "(disabled)" };
-        let _ = writeln!(out, "{:<20} {:<10} {:<28} {:<13} {}", r.id, r.category.as_str(), matcher, action, r.origin);
+        let action = if r.enabled {
+            r.action.as_str()
+        } else {
+            "(disabled)"
+        };
+        let _ = writeln!(
+            out,
+            "{:<20} {:<10} {:<28} {:<13} {}",
+            r.id,
+            r.category.as_str(),
+            matcher,
+            action,
+            r.origin
+        );
     }
     Ok(())
 }
@@ -253,7 +294,10 @@ fn check_rules(files: Vec<PathBuf>) -> Result<(), Failure> {
         }
     }
     if errors > 0 {
-        return Err(Failure(EXIT_CONFIG, anyhow::anyhow!("{errors} rule file(s) with errors")));
+        return Err(Failure(
+            EXIT_CONFIG,
+            anyhow::anyhow!("{errors} rule file(s) with errors"),
+        ));
     }
     Redactor::new(&set, Some(Pseudonymiser::new(&Key::from_bytes([0; 32]))))
         .map_err(|e| Failure(EXIT_CONFIG, e.into()))?;

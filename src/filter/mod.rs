@@ -96,7 +96,14 @@ pub fn open_input(path: &str) -> io::Result<Box<dyn Read + Send>> {
 }
 
 /// Redacts every line of one batch into `out`, adding to `stats`.
-pub fn redact_batch(redactor: &Redactor, format: Format, batch: &Batch, out: &mut Vec<u8>, s: &mut Scratch, stats: &mut Stats) {
+pub fn redact_batch(
+    redactor: &Redactor,
+    format: Format,
+    batch: &Batch,
+    out: &mut Vec<u8>,
+    s: &mut Scratch,
+    stats: &mut Stats,
+) {
     s.reset_counts();
     let bytes = &batch.bytes;
     let mut start = 0;
@@ -144,7 +151,12 @@ fn format_index(format: Format) -> usize {
 
 /// Filters `inputs` in order to `output`. A closed output (`EPIPE`) ends the run early
 /// and is reported as [`io::ErrorKind::BrokenPipe`] for the caller to treat as success.
-pub fn run<W: Write + Send>(redactor: &Arc<Redactor>, inputs: Vec<Box<dyn Read + Send>>, output: W, options: &Options) -> io::Result<Stats> {
+pub fn run<W: Write + Send>(
+    redactor: &Arc<Redactor>,
+    inputs: Vec<Box<dyn Read + Send>>,
+    output: W,
+    options: &Options,
+) -> io::Result<Stats> {
     if options.threads <= 1 {
         run_single(redactor, inputs, output, options)
     } else {
@@ -152,7 +164,12 @@ pub fn run<W: Write + Send>(redactor: &Arc<Redactor>, inputs: Vec<Box<dyn Read +
     }
 }
 
-fn run_single<W: Write>(redactor: &Redactor, inputs: Vec<Box<dyn Read + Send>>, mut output: W, options: &Options) -> io::Result<Stats> {
+fn run_single<W: Write>(
+    redactor: &Redactor,
+    inputs: Vec<Box<dyn Read + Send>>,
+    mut output: W,
+    options: &Options,
+) -> io::Result<Stats> {
     let mut stats = Stats::new(redactor);
     let mut scratch = redactor.scratch();
     let mut out = Vec::with_capacity(options.batch_bytes + options.batch_bytes / 4);
@@ -160,7 +177,14 @@ fn run_single<W: Write>(redactor: &Redactor, inputs: Vec<Box<dyn Read + Send>>, 
         let mut batcher = LineBatcher::new(input, options.batch_bytes, options.max_line_bytes);
         while let Some(batch) = batcher.next_batch()? {
             out.clear();
-            redact_batch(redactor, options.format, &batch, &mut out, &mut scratch, &mut stats);
+            redact_batch(
+                redactor,
+                options.format,
+                &batch,
+                &mut out,
+                &mut scratch,
+                &mut stats,
+            );
             output.write_all(&out)?;
             stats.bytes_out += out.len() as u64;
             if batch.idle {
@@ -179,7 +203,12 @@ struct Done {
     stats: Stats,
 }
 
-fn run_parallel<W: Write + Send>(redactor: &Arc<Redactor>, inputs: Vec<Box<dyn Read + Send>>, mut output: W, options: &Options) -> io::Result<Stats> {
+fn run_parallel<W: Write + Send>(
+    redactor: &Arc<Redactor>,
+    inputs: Vec<Box<dyn Read + Send>>,
+    mut output: W,
+    options: &Options,
+) -> io::Result<Stats> {
     let threads = options.threads;
     let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Batch)>(threads * 2);
     let work_rx = Arc::new(std::sync::Mutex::new(work_rx));
@@ -198,8 +227,23 @@ fn run_parallel<W: Write + Send>(redactor: &Arc<Redactor>, inputs: Vec<Box<dyn R
                     let Ok(Ok((seq, batch))) = next else { return };
                     let mut stats = Stats::new(&redactor);
                     let mut bytes = Vec::with_capacity(batch.bytes.len() + batch.bytes.len() / 4);
-                    redact_batch(&redactor, format, &batch, &mut bytes, &mut scratch, &mut stats);
-                    if done_tx.send(Done { seq, bytes, idle: batch.idle, stats }).is_err() {
+                    redact_batch(
+                        &redactor,
+                        format,
+                        &batch,
+                        &mut bytes,
+                        &mut scratch,
+                        &mut stats,
+                    );
+                    if done_tx
+                        .send(Done {
+                            seq,
+                            bytes,
+                            idle: batch.idle,
+                            stats,
+                        })
+                        .is_err()
+                    {
                         return;
                     }
                 }

@@ -122,7 +122,9 @@ impl<R: Read> LineBatcher<R> {
                         batch.bytes.len()
                     }
                 };
-                batch.bytes.splice(start..replace_end, OVERSIZE_MARKER.iter().copied());
+                batch
+                    .bytes
+                    .splice(start..replace_end, OVERSIZE_MARKER.iter().copied());
                 let marker_end = start + OVERSIZE_MARKER.len();
                 if end.is_none() {
                     batch.bytes.push(b'\n');
@@ -155,7 +157,9 @@ mod tests {
 
     impl Read for Pieces<'_> {
         fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            let size = self.sizes[self.i % self.sizes.len()].min(buf.len()).min(self.data.len());
+            let size = self.sizes[self.i % self.sizes.len()]
+                .min(buf.len())
+                .min(self.data.len());
             self.i += 1;
             buf[..size].copy_from_slice(&self.data[..size]);
             self.data = &self.data[size..];
@@ -193,7 +197,11 @@ mod tests {
         for piece in [1, 7, 33, 1000] {
             let (out, oversize) = collect(data.as_bytes(), vec![piece], 16, 50);
             let marker = String::from_utf8_lossy(OVERSIZE_MARKER);
-            assert_eq!(String::from_utf8(out).unwrap(), format!("short\n{marker}\nafter\n{marker}\n"), "piece {piece}");
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                format!("short\n{marker}\nafter\n{marker}\n"),
+                "piece {piece}"
+            );
             assert_eq!(oversize, 2);
         }
     }

@@ -165,13 +165,19 @@ fn open_private(path: &Path) -> std::io::Result<fs::File> {
 
 #[cfg(not(unix))]
 fn open_private(path: &Path) -> std::io::Result<fs::File> {
-    fs::OpenOptions::new().write(true).create_new(true).open(path)
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
 }
 
 #[cfg(unix)]
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
 }
 
 #[cfg(not(unix))]
@@ -214,7 +220,9 @@ mod tests {
 
     #[test]
     fn malformed_key_is_an_error_that_does_not_echo_the_key() {
-        let err = Key::from_hex("secret-material", "REDACTD_KEY").unwrap_err().to_string();
+        let err = Key::from_hex("secret-material", "REDACTD_KEY")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("64 hex digits"));
         assert!(!err.contains("secret-material"));
     }

@@ -95,7 +95,9 @@ mod tests {
         let (kind, hex) = t.split_once(':').unwrap();
         assert_eq!(kind, "email");
         assert_eq!(hex.len(), 12);
-        assert!(hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert!(hex
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
     }
 
     #[test]

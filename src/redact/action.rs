@@ -84,11 +84,19 @@ fn truncate(rule: &Rule, value: &[u8], out: &mut Vec<u8>) -> bool {
             None => false,
         },
         ValueKind::Postcode => {
-            let compact: Vec<u8> = value.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
+            let compact: Vec<u8> = value
+                .iter()
+                .copied()
+                .filter(|b| !b.is_ascii_whitespace())
+                .collect();
             if compact.len() < 5 {
                 return false;
             }
-            out.extend(compact[..compact.len() - 3].iter().map(u8::to_ascii_uppercase));
+            out.extend(
+                compact[..compact.len() - 3]
+                    .iter()
+                    .map(u8::to_ascii_uppercase),
+            );
             true
         }
         _ => false,
@@ -97,13 +105,21 @@ fn truncate(rule: &Rule, value: &[u8], out: &mut Vec<u8>) -> bool {
 
 /// Keeps the first `bits` of an IPv4 address.
 pub fn truncate_v4(ip: Ipv4Addr, bits: u8) -> Ipv4Addr {
-    let mask = if bits == 0 { 0 } else { u32::MAX << (32 - u32::from(bits.min(32))) };
+    let mask = if bits == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(bits.min(32)))
+    };
     Ipv4Addr::from(u32::from(ip) & mask)
 }
 
 /// Keeps the first `bits` of an IPv6 address.
 pub fn truncate_v6(ip: Ipv6Addr, bits: u8) -> Ipv6Addr {
-    let mask = if bits == 0 { 0 } else { u128::MAX << (128 - u32::from(bits.min(128))) };
+    let mask = if bits == 0 {
+        0
+    } else {
+        u128::MAX << (128 - u32::from(bits.min(128)))
+    };
     Ipv6Addr::from(u128::from(ip) & mask)
 }
 
@@ -160,13 +176,22 @@ pub fn normalise(kind: ValueKind, value: &[u8], out: &mut Vec<u8>) {
         | ValueKind::VatNumber
         | ValueKind::NationalInsurance
         | ValueKind::Postcode => {
-            out.extend(value.iter().filter(|b| b.is_ascii_alphanumeric()).map(u8::to_ascii_uppercase));
+            out.extend(
+                value
+                    .iter()
+                    .filter(|b| b.is_ascii_alphanumeric())
+                    .map(u8::to_ascii_uppercase),
+            );
         }
         ValueKind::Name => {
             let mut decoded = Vec::with_capacity(value.len());
             decode_escapes(value, &mut decoded);
             for &b in decoded.iter() {
-                let b = if b == b'+' { b' ' } else { b.to_ascii_lowercase() };
+                let b = if b == b'+' {
+                    b' '
+                } else {
+                    b.to_ascii_lowercase()
+                };
                 if b == b' ' && (out.is_empty() || out.last() == Some(&b' ')) {
                     continue;
                 }
@@ -258,14 +283,25 @@ mod tests {
 
     #[test]
     fn email_forms_normalise_to_one_address() {
-        for v in ["Jane.Doe@Example.com", "jane.doe%40example.com", "jane.doe\\u0040EXAMPLE.com"] {
+        for v in [
+            "Jane.Doe@Example.com",
+            "jane.doe%40example.com",
+            "jane.doe\\u0040EXAMPLE.com",
+        ] {
             assert_eq!(norm(ValueKind::Email, v), "jane.doe@example.com", "{v}");
         }
     }
 
     #[test]
     fn uk_phone_forms_normalise_to_e164() {
-        for v in ["020 7946 0958", "+44 20 7946 0958", "+44 (0)20 7946 0958", "%2B442079460958", "020+7946+0958", "0044 20 7946 0958"] {
+        for v in [
+            "020 7946 0958",
+            "+44 20 7946 0958",
+            "+44 (0)20 7946 0958",
+            "%2B442079460958",
+            "020+7946+0958",
+            "0044 20 7946 0958",
+        ] {
             assert_eq!(norm(ValueKind::Phone, v), "+442079460958", "{v}");
         }
     }
@@ -299,8 +335,17 @@ mod tests {
 
     #[test]
     fn truncation_keeps_the_network_prefix() {
-        assert_eq!(truncate_v4("203.0.113.77".parse().unwrap(), 24).to_string(), "203.0.113.0");
-        assert_eq!(truncate_v6("2001:db8:abcd:12::1".parse().unwrap(), 48).to_string(), "2001:db8:abcd::");
-        assert_eq!(truncate_v4("203.0.113.77".parse().unwrap(), 0).to_string(), "0.0.0.0");
+        assert_eq!(
+            truncate_v4("203.0.113.77".parse().unwrap(), 24).to_string(),
+            "203.0.113.0"
+        );
+        assert_eq!(
+            truncate_v6("2001:db8:abcd:12::1".parse().unwrap(), 48).to_string(),
+            "2001:db8:abcd::"
+        );
+        assert_eq!(
+            truncate_v4("203.0.113.77".parse().unwrap(), 0).to_string(),
+            "0.0.0.0"
+        );
     }
 }

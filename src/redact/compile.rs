@@ -49,7 +49,12 @@ const HYBRID_CACHE_BYTES: usize = 4 * 1024 * 1024;
 impl Redactor {
     /// Compiles `rules`. `pseudonymiser` is required when an enabled rule pseudonymises.
     pub fn new(rules: &RuleSet, pseudonymiser: Option<Pseudonymiser>) -> Result<Self, BuildError> {
-        let rules: Vec<Rule> = rules.rules().iter().filter(|r| r.enabled).cloned().collect();
+        let rules: Vec<Rule> = rules
+            .rules()
+            .iter()
+            .filter(|r| r.enabled)
+            .cloned()
+            .collect();
         if pseudonymiser.is_none() {
             if let Some(r) = rules.iter().find(|r| r.action == Action::Pseudonymise) {
                 return Err(BuildError::NoKey(r.id.clone()));
@@ -68,7 +73,9 @@ impl Redactor {
                         "ipv4" => special.ipv4 = special.ipv4.or(Some(index)),
                         "ipv6" => special.ipv6 = special.ipv6.or(Some(index)),
                         "card" => special.card = special.card.or(Some(index)),
-                        "secret_param" => special.secret_value = special.secret_value.or(Some(index)),
+                        "secret_param" => {
+                            special.secret_value = special.secret_value.or(Some(index))
+                        }
                         _ => {}
                     }
                 }
@@ -118,7 +125,8 @@ impl Redactor {
             .map(|(pid, (rule, check))| PatternInfo {
                 rule,
                 value_group: regex.as_ref().and_then(|re| {
-                    re.group_info().to_index(PatternID::new_unchecked(pid), "value")
+                    re.group_info()
+                        .to_index(PatternID::new_unchecked(pid), "value")
                 }),
                 check,
             })

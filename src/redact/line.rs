@@ -7,16 +7,48 @@ use crate::format::{self, Field, Format, Role};
 
 /// Member names whose JSON string values are secrets as a whole.
 const SECRET_KEYS: &[&str] = &[
-    "password", "passwd", "pwd", "pass", "passphrase", "secret", "client_secret", "token",
-    "access_token", "refresh_token", "id_token", "auth", "auth_token", "authorization",
-    "api_key", "apikey", "api-key", "private_key", "session", "sessionid", "session_id",
-    "sid", "cookie", "set-cookie", "csrf", "csrftoken", "otp", "pin", "cvv", "cvc",
+    "password",
+    "passwd",
+    "pwd",
+    "pass",
+    "passphrase",
+    "secret",
+    "client_secret",
+    "token",
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "auth",
+    "auth_token",
+    "authorization",
+    "api_key",
+    "apikey",
+    "api-key",
+    "private_key",
+    "session",
+    "sessionid",
+    "session_id",
+    "sid",
+    "cookie",
+    "set-cookie",
+    "csrf",
+    "csrftoken",
+    "otp",
+    "pin",
+    "cvv",
+    "cvc",
 ];
 
 impl Redactor {
     /// Redacts one log line (without its line terminator) in `format`, appending the result
     /// to `out`; returns the format actually used (`Text` when the line did not parse).
-    pub fn redact_line(&self, line: &[u8], format: Format, out: &mut Vec<u8>, s: &mut Scratch) -> Format {
+    pub fn redact_line(
+        &self,
+        line: &[u8],
+        format: Format,
+        out: &mut Vec<u8>,
+        s: &mut Scratch,
+    ) -> Format {
         let mut fields = std::mem::take(&mut s.fields);
         fields.clear();
         let used = format::parse(format, line, &mut fields);
@@ -71,7 +103,11 @@ impl Redactor {
             }
             first = false;
             let lead = part.iter().take_while(|b| b.is_ascii_whitespace()).count();
-            let trail = part[lead..].iter().rev().take_while(|b| b.is_ascii_whitespace()).count();
+            let trail = part[lead..]
+                .iter()
+                .rev()
+                .take_while(|b| b.is_ascii_whitespace())
+                .count();
             let item = &part[lead..part.len() - trail];
             out.extend_from_slice(&part[..lead]);
             let rule = match parse_ip(item) {
@@ -113,7 +149,13 @@ impl Redactor {
         }
     }
 
-    fn redact_json_string(&self, raw: &[u8], key: Option<&[u8]>, out: &mut Vec<u8>, s: &mut Scratch) {
+    fn redact_json_string(
+        &self,
+        raw: &[u8],
+        key: Option<&[u8]>,
+        out: &mut Vec<u8>,
+        s: &mut Scratch,
+    ) {
         if let (Some(key), Some(rule)) = (key, self.special.secret_value) {
             if !raw.is_empty() && is_secret_key(key) {
                 let mut text = std::mem::take(&mut s.text);
@@ -158,7 +200,10 @@ impl Redactor {
         if let Some(rule) = self.special.card {
             if (13..=19).contains(&value.len()) && value.iter().all(u8::is_ascii_digit) {
                 self.scan(value, s);
-                if s.hits.len() == 1 && s.hits[0].rule == rule && s.hits[0].end - s.hits[0].start == value.len() {
+                if s.hits.len() == 1
+                    && s.hits[0].rule == rule
+                    && s.hits[0].end - s.hits[0].start == value.len()
+                {
                     out.push(b'"');
                     self.apply(rule, value, out, s);
                     out.push(b'"');
@@ -171,7 +216,9 @@ impl Redactor {
 }
 
 fn is_secret_key(key: &[u8]) -> bool {
-    SECRET_KEYS.iter().any(|k| k.as_bytes().eq_ignore_ascii_case(key))
+    SECRET_KEYS
+        .iter()
+        .any(|k| k.as_bytes().eq_ignore_ascii_case(key))
 }
 
 /// Undoes RFC 5424 PARAM-VALUE escaping (`\"`, `\\`, `\]`); other backslashes stay.

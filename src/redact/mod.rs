@@ -21,8 +21,8 @@
 //! The engine knows nothing of I/O, threads or metrics: it returns counts in [`Scratch`].
 
 pub mod action;
-pub mod detect;
 mod compile;
+pub mod detect;
 mod line;
 mod scan;
 pub mod stream;
@@ -63,7 +63,10 @@ impl std::fmt::Debug for Redactor {
 /// A candidate accepted by the scan: `span` of the haystack to transform by `rule`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Hit {
-    /// Start offset.
+    /// Where the whole match begins: before `start` when the rule transforms only a part
+    /// (the value after `password=`). Nothing may be cut between the two.
+    pub match_start: usize,
+    /// Start offset of the part transformed.
     pub start: usize,
     /// End offset (exclusive).
     pub end: usize,

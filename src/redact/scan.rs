@@ -27,10 +27,13 @@ impl Redactor {
                 let span = match info.value_group {
                     None => Some(m.range()),
                     Some(group) => {
-                        let caps = s.captures.as_mut().expect("a scratch made by this redactor");
-                        let input = Input::new(hay)
-                            .range(m.range())
-                            .anchored(Anchored::Pattern(PatternID::new_unchecked(m.pattern().as_usize())));
+                        let caps = s
+                            .captures
+                            .as_mut()
+                            .expect("a scratch made by this redactor");
+                        let input = Input::new(hay).range(m.range()).anchored(Anchored::Pattern(
+                            PatternID::new_unchecked(m.pattern().as_usize()),
+                        ));
                         re.search_captures_with(cache, &input, caps);
                         caps.get_group(group).map(|sp| sp.range())
                     }
@@ -46,6 +49,7 @@ impl Redactor {
                         // backwards over an earlier hit.
                         if s.hits.last().map_or(true, |h| h.end <= span.start) {
                             s.hits.push(Hit {
+                                match_start: m.start().min(span.start),
                                 start: span.start,
                                 end,
                                 rule: info.rule,
@@ -68,14 +72,14 @@ impl Redactor {
         for (ac, owners) in &self.words {
             for m in ac.find_iter(aho_corasick::Input::new(hay).range(from..)) {
                 let word = &hay[m.start()..m.end()];
-                let bounded_left = m.start() == 0
-                    || !is_word_byte(hay[m.start() - 1])
-                    || !is_word_byte(word[0]);
+                let bounded_left =
+                    m.start() == 0 || !is_word_byte(hay[m.start() - 1]) || !is_word_byte(word[0]);
                 let bounded_right = m.end() == hay.len()
                     || !is_word_byte(hay[m.end()])
                     || !is_word_byte(word[word.len() - 1]);
                 if bounded_left && bounded_right {
                     s.hits.push(Hit {
+                        match_start: m.start(),
                         start: m.start(),
                         end: m.end(),
                         rule: owners[m.pattern().as_usize()],
@@ -118,12 +122,23 @@ mod tests {
     use super::*;
 
     fn hit(start: usize, end: usize, rule: usize) -> Hit {
-        Hit { start, end, rule }
+        Hit {
+            match_start: start,
+            start,
+            end,
+            rule,
+        }
     }
 
     #[test]
     fn overlap_rule_prefers_leftmost_then_longest_then_first_rule() {
-        let mut hits = vec![hit(5, 9, 0), hit(2, 6, 3), hit(2, 8, 4), hit(10, 12, 2), hit(10, 12, 1)];
+        let mut hits = vec![
+            hit(5, 9, 0),
+            hit(2, 6, 3),
+            hit(2, 8, 4),
+            hit(10, 12, 2),
+            hit(10, 12, 1),
+        ];
         resolve_overlaps(&mut hits);
         assert_eq!(hits, vec![hit(2, 8, 4), hit(10, 12, 1)]);
     }

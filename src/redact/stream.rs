@@ -66,7 +66,7 @@ impl<'r> StreamRedactor<'r> {
     /// The last position at or before `limit` just after whitespace and outside every hit;
     /// failing that, the start of the hit spanning `limit` (if it is past what was emitted).
     fn cut_point(&self, limit: usize, s: &Scratch) -> Option<usize> {
-        let inside_hit = |p: usize| s.hits.iter().any(|h| h.start < p && p < h.end);
+        let inside_hit = |p: usize| s.hits.iter().any(|h| h.match_start < p && p < h.end);
         let mut p = limit;
         while p > self.emitted {
             if self.buf[p - 1].is_ascii_whitespace() && !inside_hit(p) {
@@ -75,9 +75,13 @@ impl<'r> StreamRedactor<'r> {
             p -= 1;
         }
         // No whitespace: a long token. Cut at `limit` unless a hit spans it.
-        match s.hits.iter().find(|h| h.start < limit && limit < h.end) {
+        match s
+            .hits
+            .iter()
+            .find(|h| h.match_start < limit && limit < h.end)
+        {
             None => Some(limit),
-            Some(h) if h.start > self.emitted => Some(h.start),
+            Some(h) if h.match_start > self.emitted => Some(h.match_start),
             Some(_) => None,
         }
     }
@@ -88,7 +92,8 @@ impl<'r> StreamRedactor<'r> {
         let mut at = self.emitted;
         for h in hits.iter().filter(|h| h.end <= cut) {
             out.extend_from_slice(&self.buf[at..h.start]);
-            self.redactor.apply(h.rule, &self.buf[h.start..h.end], out, s);
+            self.redactor
+                .apply(h.rule, &self.buf[h.start..h.end], out, s);
             at = h.end;
         }
         out.extend_from_slice(&self.buf[at..cut]);

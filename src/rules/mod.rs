@@ -22,12 +22,30 @@ use crate::redact::detect::{self, Builtin, ValueKind};
 
 /// The shipped rule files, built into the binary, in load order.
 pub const SHIPPED: &[(&str, &str)] = &[
-    ("rules/secrets.toml", include_str!("../../rules/secrets.toml")),
-    ("rules/cookies.toml", include_str!("../../rules/cookies.toml")),
-    ("rules/financial.toml", include_str!("../../rules/financial.toml")),
-    ("rules/identity.toml", include_str!("../../rules/identity.toml")),
-    ("rules/contact.toml", include_str!("../../rules/contact.toml")),
-    ("rules/network.toml", include_str!("../../rules/network.toml")),
+    (
+        "rules/secrets.toml",
+        include_str!("../../rules/secrets.toml"),
+    ),
+    (
+        "rules/cookies.toml",
+        include_str!("../../rules/cookies.toml"),
+    ),
+    (
+        "rules/financial.toml",
+        include_str!("../../rules/financial.toml"),
+    ),
+    (
+        "rules/identity.toml",
+        include_str!("../../rules/identity.toml"),
+    ),
+    (
+        "rules/contact.toml",
+        include_str!("../../rules/contact.toml"),
+    ),
+    (
+        "rules/network.toml",
+        include_str!("../../rules/network.toml"),
+    ),
 ];
 
 /// The privacy policy's data categories.
@@ -255,7 +273,12 @@ impl RuleSet {
     }
 
     /// Loads rules from TOML text; `base` resolves relative `words_file` paths.
-    pub fn add_str(&mut self, file: &str, text: &str, base: Option<&Path>) -> Result<(), RuleError> {
+    pub fn add_str(
+        &mut self,
+        file: &str,
+        text: &str,
+        base: Option<&Path>,
+    ) -> Result<(), RuleError> {
         let here = |span: std::ops::Range<usize>, rule: Option<&str>, message: String| {
             let (line, column) = line_column(text, span.start);
             RuleError {
@@ -277,10 +300,18 @@ impl RuleSet {
             let id = raw.id.get_ref().clone();
             let id_span = raw.id.span();
             if !valid_id(&id) {
-                return Err(here(id_span, Some(&id), "an id is 1-64 of a-z, 0-9, `_`, `-`".into()));
+                return Err(here(
+                    id_span,
+                    Some(&id),
+                    "an id is 1-64 of a-z, 0-9, `_`, `-`".into(),
+                ));
             }
             if seen.contains(&id) {
-                return Err(here(id_span, Some(&id), "duplicate rule id in this file".into()));
+                return Err(here(
+                    id_span,
+                    Some(&id),
+                    "duplicate rule id in this file".into(),
+                ));
             }
             seen.push(id.clone());
             let existing = self.rules.iter().position(|r| r.id == id);
@@ -300,7 +331,12 @@ pub const FIELDS: &[&str] = &["user"];
 
 type Problem = (Option<std::ops::Range<usize>>, String);
 
-fn build_rule(raw: RawRule, file: &str, base: Option<&Path>, existing: Option<&Rule>) -> Result<Rule, Problem> {
+fn build_rule(
+    raw: RawRule,
+    file: &str,
+    base: Option<&Path>,
+    existing: Option<&Rule>,
+) -> Result<Rule, Problem> {
     let id = raw.id.get_ref().clone();
     let sources = [
         raw.detector.is_some(),
@@ -310,25 +346,53 @@ fn build_rule(raw: RawRule, file: &str, base: Option<&Path>, existing: Option<&R
     ];
     let source_count = sources.iter().filter(|s| **s).count();
     if source_count > 1 {
-        return Err((None, "give exactly one of `detector`, `regex`, `words`/`words_file`, `field`".into()));
+        return Err((
+            None,
+            "give exactly one of `detector`, `regex`, `words`/`words_file`, `field`".into(),
+        ));
     }
-    let case_insensitive = raw.case_insensitive.or(existing.map(|r| r.case_insensitive)).unwrap_or(false);
+    let case_insensitive = raw
+        .case_insensitive
+        .or(existing.map(|r| r.case_insensitive))
+        .unwrap_or(false);
     let (matcher, builtin_kind) = if let Some(name) = &raw.detector {
         let builtin = detect::builtin(name.get_ref()).ok_or_else(|| {
             let known: Vec<&str> = detect::BUILTINS.iter().map(|b| b.name).collect();
-            (Some(name.span()), format!("unknown detector `{}`; known: {}", name.get_ref(), known.join(", ")))
+            (
+                Some(name.span()),
+                format!(
+                    "unknown detector `{}`; known: {}",
+                    name.get_ref(),
+                    known.join(", ")
+                ),
+            )
         })?;
         (Matcher::Builtin(builtin), Some(builtin.kind))
     } else if let Some(re) = &raw.regex {
         check_regex(re.get_ref(), case_insensitive).map_err(|m| (Some(re.span()), m))?;
         (Matcher::Regex(re.get_ref().clone()), None)
     } else if raw.words.is_some() || raw.words_file.is_some() {
-        let mut words = raw.words.as_ref().map(|w| w.get_ref().clone()).unwrap_or_default();
+        let mut words = raw
+            .words
+            .as_ref()
+            .map(|w| w.get_ref().clone())
+            .unwrap_or_default();
         if let Some(wf) = &raw.words_file {
-            let path = base.map(|b| b.join(wf.get_ref())).unwrap_or_else(|| PathBuf::from(wf.get_ref()));
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| (Some(wf.span()), format!("cannot read words file {}: {e}", path.display())))?;
-            words.extend(text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_string));
+            let path = base
+                .map(|b| b.join(wf.get_ref()))
+                .unwrap_or_else(|| PathBuf::from(wf.get_ref()));
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                (
+                    Some(wf.span()),
+                    format!("cannot read words file {}: {e}", path.display()),
+                )
+            })?;
+            words.extend(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                    .map(str::to_string),
+            );
         }
         if words.iter().any(|w| w.trim().is_empty()) {
             let span = raw.words.as_ref().map(|w| w.span());
@@ -340,48 +404,86 @@ fn build_rule(raw: RawRule, file: &str, base: Option<&Path>, existing: Option<&R
         (Matcher::Words(words), None)
     } else if let Some(field) = &raw.field {
         if !FIELDS.contains(&field.get_ref().as_str()) {
-            return Err((Some(field.span()), format!("unknown field `{}`; known: {}", field.get_ref(), FIELDS.join(", "))));
+            return Err((
+                Some(field.span()),
+                format!(
+                    "unknown field `{}`; known: {}",
+                    field.get_ref(),
+                    FIELDS.join(", ")
+                ),
+            ));
         }
         (Matcher::Field(field.get_ref().clone()), None)
     } else if let Some(prev) = existing {
         (prev.matcher.clone(), Some(prev.kind))
     } else {
-        return Err((None, "a new rule needs one of `detector`, `regex`, `words`, `words_file` or `field`".into()));
+        return Err((
+            None,
+            "a new rule needs one of `detector`, `regex`, `words`, `words_file` or `field`".into(),
+        ));
     };
     let kind = match &raw.kind {
-        Some(k) => parse_kind(k.get_ref()).ok_or_else(|| (Some(k.span()), format!("unknown kind `{}`", k.get_ref())))?,
+        Some(k) => parse_kind(k.get_ref())
+            .ok_or_else(|| (Some(k.span()), format!("unknown kind `{}`", k.get_ref())))?,
         None => builtin_kind.unwrap_or(ValueKind::Other),
     };
     let category = raw
         .category
         .or(existing.map(|r| r.category))
         .ok_or_else(|| (None, "missing `category` (one of the policy's: identity, contact, financial, transaction, technical, profile, usage, marketing)".to_string()))?;
-    let action = raw.action.or(existing.map(|r| r.action)).unwrap_or(Action::Redact);
+    let action = raw
+        .action
+        .or(existing.map(|r| r.action))
+        .unwrap_or(Action::Redact);
     if action == Action::Truncate && !matches!(kind, ValueKind::Ip | ValueKind::Postcode) {
-        return Err((None, "`truncate` applies to IP addresses and postcodes only (set `kind`)".into()));
+        return Err((
+            None,
+            "`truncate` applies to IP addresses and postcodes only (set `kind`)".into(),
+        ));
     }
     let placeholder = match raw.placeholder {
         Some(p) => {
-            if p.get_ref().bytes().any(|b| b.is_ascii_control() || b == b'"' || b == b'\\') {
-                return Err((Some(p.span()), "a placeholder may not hold quotes, backslashes or control characters".into()));
+            if p.get_ref()
+                .bytes()
+                .any(|b| b.is_ascii_control() || b == b'"' || b == b'\\')
+            {
+                return Err((
+                    Some(p.span()),
+                    "a placeholder may not hold quotes, backslashes or control characters".into(),
+                ));
             }
             p.into_inner()
         }
-        None => existing.map(|r| r.placeholder.clone()).unwrap_or_else(|| default_placeholder(kind).to_string()),
+        None => existing
+            .map(|r| r.placeholder.clone())
+            .unwrap_or_else(|| default_placeholder(kind).to_string()),
     };
     let token = match raw.token {
         Some(t) => {
             if !valid_id(t.get_ref()) {
-                return Err((Some(t.span()), "a token type is 1-64 of a-z, 0-9, `_`, `-`".into()));
+                return Err((
+                    Some(t.span()),
+                    "a token type is 1-64 of a-z, 0-9, `_`, `-`".into(),
+                ));
             }
             t.into_inner()
         }
-        None => existing
-            .map(|r| r.token.clone())
-            .unwrap_or_else(|| default_token(kind).map(str::to_string).unwrap_or_else(|| id.clone())),
+        None => existing.map(|r| r.token.clone()).unwrap_or_else(|| {
+            default_token(kind)
+                .map(str::to_string)
+                .unwrap_or_else(|| id.clone())
+        }),
     };
-    let ipv4_prefix = prefix(raw.ipv4_prefix, 32, existing.map(|r| r.ipv4_prefix).unwrap_or(24))?;
-    let ipv6_prefix = prefix(raw.ipv6_prefix, 128, existing.map(|r| r.ipv6_prefix).unwrap_or(48))?;
+    let ipv4_prefix = prefix(
+        raw.ipv4_prefix,
+        32,
+        existing.map(|r| r.ipv4_prefix).unwrap_or(24),
+    )?;
+    let ipv6_prefix = prefix(
+        raw.ipv6_prefix,
+        128,
+        existing.map(|r| r.ipv6_prefix).unwrap_or(48),
+    )?;
     Ok(Rule {
         id,
         category,
@@ -401,7 +503,9 @@ fn build_rule(raw: RawRule, file: &str, base: Option<&Path>, existing: Option<&R
 
 fn prefix(raw: Option<Spanned<u8>>, max: u8, default: u8) -> Result<u8, Problem> {
     match raw {
-        Some(p) if *p.get_ref() > max => Err((Some(p.span()), format!("a prefix is at most {max} bits"))),
+        Some(p) if *p.get_ref() > max => {
+            Err((Some(p.span()), format!("a prefix is at most {max} bits")))
+        }
         Some(p) => Ok(p.into_inner()),
         None => Ok(default),
     }
@@ -411,7 +515,10 @@ fn prefix(raw: Option<Spanned<u8>>, max: u8, default: u8) -> Result<u8, Problem>
 /// part of the pattern (never input data: patterns come from the operator).
 fn check_regex(pattern: &str, case_insensitive: bool) -> Result<(), String> {
     use regex_automata::{meta, util::syntax};
-    let config = syntax::Config::new().unicode(false).utf8(false).case_insensitive(case_insensitive);
+    let config = syntax::Config::new()
+        .unicode(false)
+        .utf8(false)
+        .case_insensitive(case_insensitive);
     meta::Regex::builder()
         .syntax(config)
         .build(pattern)
@@ -425,7 +532,9 @@ fn check_regex(pattern: &str, case_insensitive: bool) -> Result<(), String> {
 fn valid_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 64
-        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
 fn parse_kind(name: &str) -> Option<ValueKind> {
@@ -486,8 +595,14 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
     let before = &text.as_bytes()[..offset];
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
-    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1);
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
     (line, column)
 }
 
