@@ -29,14 +29,27 @@ const SECRET_KEYS: &[&str] = &[
     "sessionid",
     "session_id",
     "sid",
-    "cookie",
-    "set-cookie",
     "csrf",
     "csrftoken",
     "otp",
     "pin",
     "cvv",
     "cvc",
+];
+
+/// Member names whose values are `Cookie` / `Set-Cookie` header text: every cookie value is
+/// removed, names and `Set-Cookie` attributes are kept.
+const COOKIE_KEYS: &[&str] = &[
+    "cookie",
+    "cookies",
+    "set-cookie",
+    "set_cookie",
+    "http_cookie",
+];
+
+/// `Set-Cookie` attributes, whose values are not secrets.
+const COOKIE_ATTRIBUTES: &[&str] = &[
+    "path", "domain", "expires", "max-age", "samesite", "priority",
 ];
 
 impl Redactor {
@@ -157,12 +170,16 @@ impl Redactor {
         s: &mut Scratch,
     ) {
         if let (Some(key), Some(rule)) = (key, self.special.secret_value) {
-            if !raw.is_empty() && is_secret_key(key) {
+            if !raw.is_empty() && is_one_of(key, SECRET_KEYS) {
                 let mut text = std::mem::take(&mut s.text);
                 text.clear();
                 self.apply(rule, raw, &mut text, s);
                 format::json::escape(&text, out);
                 s.text = text;
+                return;
+            }
+            if is_one_of(key, COOKIE_KEYS) {
+                self.redact_cookie_values(raw, rule, out, s);
                 return;
             }
         }
@@ -215,10 +232,36 @@ impl Redactor {
     }
 }
 
-fn is_secret_key(key: &[u8]) -> bool {
-    SECRET_KEYS
-        .iter()
-        .any(|k| k.as_bytes().eq_ignore_ascii_case(key))
+impl Redactor {
+    /// `name=value; name2=value2` (raw JSON string contents): each value goes through the
+    /// secret rule, names and `Set-Cookie` attributes stay.
+    fn redact_cookie_values(&self, raw: &[u8], rule: usize, out: &mut Vec<u8>, s: &mut Scratch) {
+        let mut first = true;
+        for pair in raw.split(|&b| b == b';') {
+            if !first {
+                out.push(b';');
+            }
+            first = false;
+            match pair.iter().position(|&b| b == b'=') {
+                Some(eq)
+                    if eq + 1 < pair.len()
+                        && !is_one_of(pair[..eq].trim_ascii(), COOKIE_ATTRIBUTES) =>
+                {
+                    out.extend_from_slice(&pair[..=eq]);
+                    let mut text = std::mem::take(&mut s.text);
+                    text.clear();
+                    self.apply(rule, &pair[eq + 1..], &mut text, s);
+                    format::json::escape(&text, out);
+                    s.text = text;
+                }
+                _ => out.extend_from_slice(pair),
+            }
+        }
+    }
+}
+
+fn is_one_of(key: &[u8], names: &[&str]) -> bool {
+    names.iter().any(|k| k.as_bytes().eq_ignore_ascii_case(key))
 }
 
 /// Undoes RFC 5424 PARAM-VALUE escaping (`\"`, `\\`, `\]`); other backslashes stay.
