@@ -68,7 +68,6 @@ pub fn accept_all(_hay: &[u8], span: Range<usize>) -> Verdict {
     Verdict::Accept(span)
 }
 
-
 /// Every built-in detector, in the order the shipped rules use them.
 ///
 /// Order matters: all patterns share one leftmost-first search, so at one start offset the
@@ -199,8 +198,7 @@ const AUTH_HEADER: &str = concat!(
 );
 
 /// `scheme://user:PASSWORD@host`; the password is `value`.
-const URL_PASSWORD: &str =
-    r#"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@:"']*:(?P<value>[^\s/?#:"']+)@"#;
+const URL_PASSWORD: &str = r#"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@:"']*:(?P<value>[^\s/?#:"']+)@"#;
 
 /// Sensitive cookies: every `WHMCS*` cookie (case-sensitive) and common session cookies.
 const COOKIE_VALUE: &str = concat!(
@@ -211,15 +209,15 @@ const COOKIE_VALUE: &str = concat!(
 
 /// `name=value`, `name: value`, `"name":"value"`, `name%3Dvalue` for secret-ish names.
 const SECRET_PARAM: &str = concat!(
-    r"(?i:\b(?:[A-Za-z0-9]+[_-])*",
+    r"(?i:(?:\b|%26|%3F|%20)(?:[A-Za-z0-9]+[_-])*",
     r"(?:password|passwd|pwd|pass|passphrase|secret|client_secret|clientsecret|token",
     r"|access_token|accesstoken|refresh_token|refreshtoken|id_token|idtoken|auth|auth_token",
     r"|authtoken|api_key|apikey|api-key|private_key|privatekey|secret_key|secretkey",
     r"|secret_access_key|session|sessionid|session_id|sid|phpsessid|jsessionid|csrf",
     r"|csrftoken|csrf_token|xsrf-token|xsrf_token|otp|pin|cvv|cvc|signature|sig",
     r"|x-amz-signature|credential|credentials))",
-    r#"(?:\\?["'])?[ \t]*(?:=|:|%3[Dd])[ \t]*(?:\\?["'])?"#,
-    r#"(?P<value>[^\s&;,"'\\]+)"#,
+    r#"(?:\\?["'])?(?:[ \t]*:[ \t]*|[ \t]+=[ \t]+|=|%3[Dd])(?:\\?["'])?"#,
+    r#"(?P<value>[^\s&;,"'\\}]+)"#,
 );
 
 /// Query/form parameters naming a person; the value is `value`.
@@ -241,8 +239,7 @@ const UK_BANK_ACCOUNT: &str = concat!(
 );
 
 /// Local part, `@` / `%40` / `\u0040`, labels, alphabetic TLD.
-const EMAIL: &str =
-    r"[A-Za-z0-9._%+-]+(?:@|%40|\\u0040)(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,24}\b";
+const EMAIL: &str = r"[A-Za-z0-9._%+-]+(?:@|%40|\\u0040)(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,24}\b";
 
 /// Country, check digits, then BBAN contiguous or in space-separated groups of four.
 const IBAN: &str = concat!(
@@ -258,9 +255,8 @@ const VAT_GB: &str = concat!(
 );
 
 /// Two prefix letters, three pairs of digits, suffix A–D, optional single spaces.
-const NINO: &str = concat!(
-    r"(?i:\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D]\b)",
-);
+const NINO: &str =
+    r"(?i:\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D]\b)";
 
 /// 13–19 digits contiguous, in groups of four, or 4-6-5 / 4-6-4 (Amex, Diners).
 const CARD: &str = concat!(
@@ -304,8 +300,7 @@ const IPV4: &str = concat!(
 );
 
 /// Outward code (A9, A99, AA9, AA99, A9A, AA9A) and inward code 9AA, upper case.
-const POSTCODE_UK: &str =
-    r"\b(?:[A-Z]{1,2}[0-9][0-9A-Z]? ?[0-9][ABD-HJLNP-UW-Z]{2}|GIR ?0AA)\b";
+const POSTCODE_UK: &str = r"\b(?:[A-Z]{1,2}[0-9][0-9A-Z]? ?[0-9][ABD-HJLNP-UW-Z]{2}|GIR ?0AA)\b";
 
 // ───────────────────────────── small helpers ─────────────────────────────
 
@@ -334,12 +329,16 @@ fn skip_while(hay: &[u8], mut i: usize, pred: impl Fn(u8) -> bool) -> usize {
 
 /// Whether `hay[..end]` ends with `suffix`, ASCII case-insensitively.
 fn ends_with_ci(hay: &[u8], end: usize, suffix: &[u8]) -> bool {
-    end <= hay.len() && end >= suffix.len() && hay[end - suffix.len()..end].eq_ignore_ascii_case(suffix)
+    end <= hay.len()
+        && end >= suffix.len()
+        && hay[end - suffix.len()..end].eq_ignore_ascii_case(suffix)
 }
 
 /// Whether `hay[i..]` starts with `prefix`, ASCII case-insensitively.
 fn starts_with_ci(hay: &[u8], i: usize, prefix: &[u8]) -> bool {
-    i <= hay.len() && hay.len() - i >= prefix.len() && hay[i..i + prefix.len()].eq_ignore_ascii_case(prefix)
+    i <= hay.len()
+        && hay.len() - i >= prefix.len()
+        && hay[i..i + prefix.len()].eq_ignore_ascii_case(prefix)
 }
 
 /// Whether byte `i` is `sep` followed by a digit (`.5`, `:30`, `-2`).
@@ -422,7 +421,9 @@ fn scheme_before(hay: &[u8], pos: usize) -> Option<(usize, &[u8])> {
 fn digest_params_end(hay: &[u8], mut i: usize) -> usize {
     let mut end = i;
     loop {
-        let k = skip_while(hay, i, |b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        let k = skip_while(hay, i, |b| {
+            b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+        });
         if k == i || at(hay, k) != Some(b'=') {
             break;
         }
@@ -551,7 +552,11 @@ fn check_secret_param(hay: &[u8], span: Range<usize>) -> Verdict {
         end = span.start + p;
     }
     let value = &hay[span.start..end];
-    if value.is_empty() || NON_SECRET_LITERALS.iter().any(|l| l.eq_ignore_ascii_case(value)) {
+    if value.is_empty()
+        || NON_SECRET_LITERALS
+            .iter()
+            .any(|l| l.eq_ignore_ascii_case(value))
+    {
         return Verdict::Reject(span.end.max(span.start + 1));
     }
     if end == span.end {
@@ -603,7 +608,10 @@ const URL_DELIMS: &[&[u8]] = &[
 /// the local part, and checks lengths and labels.
 fn check_email(hay: &[u8], span: Range<usize>) -> Verdict {
     let (s, e) = (span.start, span.end);
-    let Some(d) = (s..e).rev().find(|&i| matches!(hay[i], b'@' | b'%' | b'\\')) else {
+    let Some(d) = (s..e)
+        .rev()
+        .find(|&i| matches!(hay[i], b'@' | b'%' | b'\\'))
+    else {
         return Verdict::Reject(s + 1);
     };
     let dlen = match hay[d] {
@@ -615,7 +623,10 @@ fn check_email(hay: &[u8], span: Range<usize>) -> Verdict {
     let mut local = s;
     let mut i = s;
     while i + 3 <= d {
-        if URL_DELIMS.iter().any(|u| hay[i..i + 3].eq_ignore_ascii_case(u)) {
+        if URL_DELIMS
+            .iter()
+            .any(|u| hay[i..i + 3].eq_ignore_ascii_case(u))
+        {
             local = i + 3;
             i += 3;
         } else {
@@ -645,27 +656,103 @@ fn check_email(hay: &[u8], span: Range<usize>) -> Verdict {
 /// IBAN length per country. Source: SWIFT IBAN Registry (release 99, 2024), plus the
 /// newer registrations BI, DJ, FK, MN, NI, OM, RU, SO, YE.
 const IBAN_LENGTHS: &[([u8; 2], u8)] = &[
-    (*b"AD", 24), (*b"AE", 23), (*b"AL", 28), (*b"AT", 20), (*b"AZ", 28), (*b"BA", 20),
-    (*b"BE", 16), (*b"BG", 22), (*b"BH", 22), (*b"BI", 27), (*b"BR", 29), (*b"BY", 28),
-    (*b"CH", 21), (*b"CR", 22), (*b"CY", 28), (*b"CZ", 24), (*b"DE", 22), (*b"DJ", 27),
-    (*b"DK", 18), (*b"DO", 28), (*b"EE", 20), (*b"EG", 29), (*b"ES", 24), (*b"FI", 18),
-    (*b"FK", 18), (*b"FO", 18), (*b"FR", 27), (*b"GB", 22), (*b"GE", 22), (*b"GI", 23),
-    (*b"GL", 18), (*b"GR", 27), (*b"GT", 28), (*b"HR", 21), (*b"HU", 28), (*b"IE", 22),
-    (*b"IL", 23), (*b"IQ", 23), (*b"IS", 26), (*b"IT", 27), (*b"JO", 30), (*b"KW", 30),
-    (*b"KZ", 20), (*b"LB", 28), (*b"LC", 32), (*b"LI", 21), (*b"LT", 20), (*b"LU", 20),
-    (*b"LV", 21), (*b"LY", 25), (*b"MC", 27), (*b"MD", 24), (*b"ME", 22), (*b"MK", 19),
-    (*b"MN", 20), (*b"MR", 27), (*b"MT", 31), (*b"MU", 30), (*b"NI", 28), (*b"NL", 18),
-    (*b"NO", 15), (*b"OM", 23), (*b"PK", 24), (*b"PL", 28), (*b"PS", 29), (*b"PT", 25),
-    (*b"QA", 29), (*b"RO", 24), (*b"RS", 22), (*b"RU", 33), (*b"SA", 24), (*b"SC", 31),
-    (*b"SD", 18), (*b"SE", 24), (*b"SI", 19), (*b"SK", 24), (*b"SM", 27), (*b"SO", 23),
-    (*b"ST", 25), (*b"SV", 28), (*b"TL", 23), (*b"TN", 24), (*b"TR", 26), (*b"UA", 29),
-    (*b"VA", 22), (*b"VG", 24), (*b"XK", 20), (*b"YE", 30),
+    (*b"AD", 24),
+    (*b"AE", 23),
+    (*b"AL", 28),
+    (*b"AT", 20),
+    (*b"AZ", 28),
+    (*b"BA", 20),
+    (*b"BE", 16),
+    (*b"BG", 22),
+    (*b"BH", 22),
+    (*b"BI", 27),
+    (*b"BR", 29),
+    (*b"BY", 28),
+    (*b"CH", 21),
+    (*b"CR", 22),
+    (*b"CY", 28),
+    (*b"CZ", 24),
+    (*b"DE", 22),
+    (*b"DJ", 27),
+    (*b"DK", 18),
+    (*b"DO", 28),
+    (*b"EE", 20),
+    (*b"EG", 29),
+    (*b"ES", 24),
+    (*b"FI", 18),
+    (*b"FK", 18),
+    (*b"FO", 18),
+    (*b"FR", 27),
+    (*b"GB", 22),
+    (*b"GE", 22),
+    (*b"GI", 23),
+    (*b"GL", 18),
+    (*b"GR", 27),
+    (*b"GT", 28),
+    (*b"HR", 21),
+    (*b"HU", 28),
+    (*b"IE", 22),
+    (*b"IL", 23),
+    (*b"IQ", 23),
+    (*b"IS", 26),
+    (*b"IT", 27),
+    (*b"JO", 30),
+    (*b"KW", 30),
+    (*b"KZ", 20),
+    (*b"LB", 28),
+    (*b"LC", 32),
+    (*b"LI", 21),
+    (*b"LT", 20),
+    (*b"LU", 20),
+    (*b"LV", 21),
+    (*b"LY", 25),
+    (*b"MC", 27),
+    (*b"MD", 24),
+    (*b"ME", 22),
+    (*b"MK", 19),
+    (*b"MN", 20),
+    (*b"MR", 27),
+    (*b"MT", 31),
+    (*b"MU", 30),
+    (*b"NI", 28),
+    (*b"NL", 18),
+    (*b"NO", 15),
+    (*b"OM", 23),
+    (*b"PK", 24),
+    (*b"PL", 28),
+    (*b"PS", 29),
+    (*b"PT", 25),
+    (*b"QA", 29),
+    (*b"RO", 24),
+    (*b"RS", 22),
+    (*b"RU", 33),
+    (*b"SA", 24),
+    (*b"SC", 31),
+    (*b"SD", 18),
+    (*b"SE", 24),
+    (*b"SI", 19),
+    (*b"SK", 24),
+    (*b"SM", 27),
+    (*b"SO", 23),
+    (*b"ST", 25),
+    (*b"SV", 28),
+    (*b"TL", 23),
+    (*b"TN", 24),
+    (*b"TR", 26),
+    (*b"UA", 29),
+    (*b"VA", 22),
+    (*b"VG", 24),
+    (*b"XK", 20),
+    (*b"YE", 30),
 ];
 
 /// The IBAN length registered for a country code (any case).
 fn iban_length(cc: [u8; 2]) -> Option<usize> {
     let cc = cc.map(|b| b.to_ascii_uppercase());
-    IBAN_LENGTHS.iter().find(|(c, _)| *c == cc).map(|&(_, n)| n as usize)
+    IBAN_LENGTHS
+        .iter()
+        .find(|(c, _)| *c == cc)
+        .map(|&(_, n)| n as usize)
 }
 
 /// ISO 7064 mod-97 of the rearranged IBAN (BBAN then country and check digits),
@@ -682,6 +769,9 @@ fn iban_mod97(chars: &[u8]) -> u32 {
 fn check_iban(hay: &[u8], span: Range<usize>) -> Verdict {
     let s = span.start;
     let reject = Verdict::Reject(skip_while(hay, s, |b| b.is_ascii_alphanumeric()).max(s + 1));
+    if span.len() < 4 {
+        return reject;
+    }
     let Some(len) = iban_length([hay[s], hay[s + 1]]) else {
         return reject;
     };
@@ -756,7 +846,13 @@ const NINO_BAD_PREFIXES: &[&[u8; 2]] = &[b"BG", b"GB", b"KN", b"NK", b"NT", b"TN
 
 /// The letter classes are in the regex; this rejects the unissued prefixes.
 fn check_nino(hay: &[u8], span: Range<usize>) -> Verdict {
-    let p = [hay[span.start].to_ascii_uppercase(), hay[span.start + 1].to_ascii_uppercase()];
+    if span.len() < 2 {
+        return Verdict::Reject(span.start + 1);
+    }
+    let p = [
+        hay[span.start].to_ascii_uppercase(),
+        hay[span.start + 1].to_ascii_uppercase(),
+    ];
     if NINO_BAD_PREFIXES.iter().any(|b| **b == p) {
         Verdict::Reject(span.start + 1)
     } else {
@@ -770,29 +866,31 @@ fn check_nino(hay: &[u8], span: Range<usize>) -> Verdict {
 /// Source: ISO/IEC 7812 issuer ranges as published by the schemes (Visa, Mastercard,
 /// Amex, Discover, JCB, Diners, Maestro, UnionPay, Mir).
 const CARD_IIN: &[(u32, u32, u32, usize, usize)] = &[
-    (4, 4, 1, 13, 19),            // Visa
-    (51, 55, 2, 16, 16),          // Mastercard
-    (2221, 2720, 4, 16, 16),      // Mastercard 2-series
-    (34, 34, 2, 15, 15),          // Amex
-    (37, 37, 2, 15, 15),          // Amex
-    (6011, 6011, 4, 16, 19),      // Discover
-    (644, 649, 3, 16, 19),        // Discover
-    (65, 65, 2, 16, 19),          // Discover
-    (622126, 622925, 6, 16, 19),  // Discover / UnionPay co-brand
-    (3528, 3589, 4, 16, 19),      // JCB
-    (300, 305, 3, 14, 19),        // Diners
-    (36, 36, 2, 14, 19),          // Diners
-    (38, 39, 2, 14, 19),          // Diners
-    (50, 50, 2, 13, 19),          // Maestro
-    (56, 69, 2, 13, 19),          // Maestro (56–69)
-    (62, 62, 2, 16, 19),          // UnionPay
-    (2200, 2204, 4, 16, 19),      // Mir
+    (4, 4, 1, 13, 19),           // Visa
+    (51, 55, 2, 16, 16),         // Mastercard
+    (2221, 2720, 4, 16, 16),     // Mastercard 2-series
+    (34, 34, 2, 15, 15),         // Amex
+    (37, 37, 2, 15, 15),         // Amex
+    (6011, 6011, 4, 16, 19),     // Discover
+    (644, 649, 3, 16, 19),       // Discover
+    (65, 65, 2, 16, 19),         // Discover
+    (622126, 622925, 6, 16, 19), // Discover / UnionPay co-brand
+    (3528, 3589, 4, 16, 19),     // JCB
+    (300, 305, 3, 14, 19),       // Diners
+    (36, 36, 2, 14, 19),         // Diners
+    (38, 39, 2, 14, 19),         // Diners
+    (50, 50, 2, 13, 19),         // Maestro
+    (56, 69, 2, 13, 19),         // Maestro (56–69)
+    (62, 62, 2, 16, 19),         // UnionPay
+    (2200, 2204, 4, 16, 19),     // Mir
 ];
 
 /// Whether the digits fall in a known issuer range with a length that fits it.
 fn card_iin_ok(d: &[u8]) -> bool {
     CARD_IIN.iter().any(|&(lo, hi, plen, min, max)| {
-        let prefix = d[..plen as usize].iter().fold(0u32, |a, &x| a * 10 + u32::from(x));
+        let prefix = d[..plen as usize]
+            .iter()
+            .fold(0u32, |a, &x| a * 10 + u32::from(x));
         (lo..=hi).contains(&prefix) && (min..=max).contains(&d.len())
     })
 }
@@ -818,14 +916,17 @@ fn luhn_ok(d: &[u8]) -> bool {
 /// Whether all separators in `text` are the same byte.
 fn separators_consistent(text: &[u8], seps: &[u8]) -> bool {
     let mut first = None;
-    text.iter().filter(|b| seps.contains(b)).all(|&b| *first.get_or_insert(b) == b)
+    text.iter()
+        .filter(|b| seps.contains(b))
+        .all(|&b| *first.get_or_insert(b) == b)
 }
 
 /// 13–19 digits, consistent separators, not part of a decimal, Luhn, known issuer.
 fn check_card(hay: &[u8], span: Range<usize>) -> Verdict {
     let (s, e) = (span.start, span.end);
     let reject = Verdict::Reject(past_first_digits(hay, s));
-    let decimal_before = matches!(before(hay, s), Some(b'.' | b',')) && s >= 2 && hay[s - 2].is_ascii_digit();
+    let decimal_before =
+        matches!(before(hay, s), Some(b'.' | b',')) && s >= 2 && hay[s - 2].is_ascii_digit();
     if decimal_before || sep_then_digit(hay, e, b'.') || sep_then_digit(hay, e, b',') {
         return reject;
     }
@@ -847,7 +948,9 @@ fn check_card(hay: &[u8], span: Range<usize>) -> Verdict {
 /// letters or digits, or a time/decimal/range continuation (`:30`, `.5`, `-2`, `/3`).
 fn phone_followed_badly(hay: &[u8], e: usize) -> bool {
     at(hay, e).is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
-        || [b':', b'.', b'-', b'/'].iter().any(|&c| sep_then_digit(hay, e, c))
+        || [b':', b'.', b'-', b'/']
+            .iter()
+            .any(|&c| sep_then_digit(hay, e, c))
 }
 
 /// Digit groups of a phone number: total digits, the first group's length, the
@@ -919,9 +1022,9 @@ fn phone_groups(hay: &[u8], i: usize, e: usize) -> Groups {
 fn check_phone_uk(hay: &[u8], span: Range<usize>) -> Verdict {
     let (s, e) = (span.start, span.end);
     let reject = Verdict::Reject(past_first_digits(hay, s));
-    let intl = if hay[s] == b'+' {
+    let intl = if starts_with_ci(hay, s, b"+44") {
         Some(s + 3)
-    } else if hay[s] == b'%' {
+    } else if starts_with_ci(hay, s, b"%2b44") {
         Some(s + 5)
     } else {
         None
@@ -929,15 +1032,19 @@ fn check_phone_uk(hay: &[u8], span: Range<usize>) -> Verdict {
     let glued = before(hay, s).is_some_and(|b| {
         b.is_ascii_alphanumeric() || matches!(b, b'.' | b'/' | b'#' | b'-' | b'_')
     });
-    if glued {
+    // `+` before a national number is only a URL-encoded space after a word (`call+0770…`)
+    let bad_plus = intl.is_none()
+        && before(hay, s) == Some(b'+')
+        && !(s >= 2 && hay[s - 2].is_ascii_alphanumeric());
+    if glued || bad_plus {
         return reject;
     }
     let ok = match intl {
         Some(i) => {
             // skip the separator and `(0)` after the country code
-            let mut j = skip_while(hay, i, |b| matches!(b, b' ' | b'+' | b'-'));
+            let mut j = skip_while(hay, i, |b| matches!(b, b' ' | b'+' | b'-')).min(e);
             if hay[j..e].starts_with(b"(0)") {
-                j = skip_while(hay, j + 3, |b| matches!(b, b' ' | b'+' | b'-'));
+                j = skip_while(hay, j + 3, |b| matches!(b, b' ' | b'+' | b'-')).min(e);
             }
             let g = phone_groups(hay, j, e);
             (9..=10).contains(&g.n)
@@ -969,7 +1076,13 @@ fn check_phone_uk(hay: &[u8], span: Range<usize>) -> Verdict {
 /// The end of an E.164 number starting at `s` (`+` or `%2B`, 8–15 digits in groups
 /// separated by single spaces or dashes, the longest run of whole groups that fits).
 fn e164_end(hay: &[u8], s: usize) -> Option<usize> {
-    let mut i = if hay[s] == b'+' { s + 1 } else { s + 3 };
+    let mut i = if at(hay, s) == Some(b'+') {
+        s + 1
+    } else if starts_with_ci(hay, s, b"%2b") {
+        s + 3
+    } else {
+        return None;
+    };
     if !at(hay, i).is_some_and(|b| (b'1'..=b'9').contains(&b)) {
         return None;
     }
@@ -982,7 +1095,9 @@ fn e164_end(hay: &[u8], s: usize) -> Option<usize> {
         }
         n += g - i;
         end = Some((g, n));
-        if matches!(at(hay, g), Some(b' ' | b'-')) && at(hay, g + 1).is_some_and(|b| b.is_ascii_digit()) {
+        if matches!(at(hay, g), Some(b' ' | b'-'))
+            && at(hay, g + 1).is_some_and(|b| b.is_ascii_digit())
+        {
             i = g + 1;
         } else {
             break;
@@ -1028,7 +1143,10 @@ fn check_ipv6(hay: &[u8], span: Range<usize>) -> Verdict {
     {
         return reject;
     }
-    let addr_end = hay[s..e].iter().position(|&b| b == b'%').map_or(e, |p| s + p);
+    let addr_end = hay[s..e]
+        .iter()
+        .position(|&b| b == b'%')
+        .map_or(e, |p| s + p);
     let addr = &hay[s..addr_end];
     if addr.len() > 45 || !addr.iter().any(|b| b.is_ascii_digit()) {
         return reject;
@@ -1054,7 +1172,8 @@ const VERSION_PREFIXES: &[&[u8]] = &[b"version ", b"version/", b"version=", b"ve
 /// longer dotted runs (OIDs); resumes past the whole dotted run.
 fn check_ipv4(hay: &[u8], span: Range<usize>) -> Verdict {
     let (s, e) = (span.start, span.end);
-    let reject = Verdict::Reject(skip_while(hay, e, |b| b.is_ascii_digit() || b == b'.').max(s + 1));
+    let reject =
+        Verdict::Reject(skip_while(hay, e, |b| b.is_ascii_digit() || b == b'.').max(s + 1));
     let dotted_before = before(hay, s) == Some(b'.') && s >= 2 && hay[s - 2].is_ascii_digit();
     let versioned = matches!(before(hay, s), Some(b'v' | b'V'))
         || (before(hay, s) == Some(b'/') && s >= 2 && hay[s - 2].is_ascii_alphanumeric())
@@ -1080,6 +1199,9 @@ fn check_postcode_uk(hay: &[u8], span: Range<usize>) -> Verdict {
     if p.starts_with(b"GIR") {
         return Verdict::Accept(span);
     }
+    if p.len() < 5 {
+        return reject;
+    }
     let inward = p.len() - 3;
     let outward = p[..inward].strip_suffix(b" ").unwrap_or(&p[..inward]);
     if matches!(outward[0], b'Q' | b'V' | b'X') {
@@ -1090,7 +1212,11 @@ fn check_postcode_uk(hay: &[u8], span: Range<usize>) -> Verdict {
         return reject;
     }
     if let Some(&last) = outward.last().filter(|b| b.is_ascii_alphabetic()) {
-        let allowed = if two_letters { POSTCODE_FOURTH } else { POSTCODE_THIRD };
+        let allowed = if two_letters {
+            POSTCODE_FOURTH
+        } else {
+            POSTCODE_THIRD
+        };
         if outward.len() >= 3 && !allowed.contains(&last) {
             return reject;
         }
