@@ -570,3 +570,87 @@ proptest! {
         let _ = run_bytes(&hay);
     }
 }
+
+/// Rough throughput of the shared search over typical log lines (run with
+/// `--ignored --nocapture` and an optimised regex-automata to get a meaningful number).
+#[test]
+#[ignore]
+fn throughput_smoke() {
+    let lines = [
+        "203.0.113.9 - - [10/Oct/2000:13:55:36 -0700] \"GET /index.html?q=hello+world&page=2 HTTP/1.1\" 200 2326 \"https://example.org/start\" \"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0.6099.109 Safari/537.36\"\n",
+        "Oct 10 13:55:36 web1 sshd[1234]: Accepted publickey for deploy from 198.51.100.7 port 50022 ssh2: RSA SHA256:abcdefghijklmnopqrstuvwxyz0123456789\n",
+        "{\"ts\":\"2023-10-15T12:30:45.123Z\",\"level\":\"info\",\"msg\":\"request completed\",\"duration_ms\":12.5,\"status\":200,\"path\":\"/api/v1/items/12345\"}\n",
+        "2023-10-15 12:30:45,123 INFO  [main] c.e.s.Service - processed 1500 records in 2.3s, cache hit ratio 0.97, queue depth 12\n",
+    ];
+    let mut hay = Vec::new();
+    while hay.len() < 8 << 20 {
+        for l in lines {
+            hay.extend_from_slice(l.as_bytes());
+        }
+    }
+    let mut per = vec![0usize; BUILTINS.len()];
+    for m in regex().find_iter(&hay[..1 << 20]) {
+        per[m.pattern().as_usize()] += 1;
+    }
+    for (b, c) in BUILTINS.iter().zip(&per) {
+        if *c > 0 {
+            println!("  {}: {c} candidates per MiB", b.name);
+        }
+    }
+    let prose = b"the quick brown fox jumps over the lazy dog while processing request number and status ok\n".repeat(90_000);
+    let t = std::time::Instant::now();
+    let raw = regex().find_iter(&prose).count();
+    println!(
+        "prose search: {:.1} MiB/s, {raw} candidates",
+        (prose.len() >> 20) as f64 / t.elapsed().as_secs_f64()
+    );
+    let t = std::time::Instant::now();
+    let raw = regex().find_iter(&hay).count();
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "raw search: {:.1} MiB/s, {raw} candidates",
+        (hay.len() >> 20) as f64 / secs
+    );
+    let t = std::time::Instant::now();
+    let mut n = 0;
+    for line in hay.split(|&b| b == b'\n') {
+        n += run_bytes(line).len();
+    }
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "{} MiB in {secs:.3}s = {:.1} MiB/s, {n} detections",
+        hay.len() >> 20,
+        (hay.len() >> 20) as f64 / secs
+    );
+}
+
+/// Ordinary log text that holds no personal data.
+const BENIGN: &[&str] = &[
+    "2023-10-15T12:30:45.123456Z INFO request_id=7f3e2a1b-9c4d-4e5f-8a6b-0c1d2e3f4a5b took 123ms",
+    "[10/Oct/2000:13:55:36 -0700] \"GET /static/app.min.js?v=20231015 HTTP/1.1\" 304 0",
+    "commit 9fceb02d0ae598e95dc970b74767f19372d61af8 Author: build bot",
+    "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    "pod web-7d4b9c8f6-x2x9z restarted 3 times, image nginx:1.25.3-alpine",
+    "java.lang.NullPointerException at com.example.Foo.bar(Foo.java:123)",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
+    "elapsed=0.004123s bytes_sent=1048576 rss=123456789 ts=1700000000123",
+    "order ORD-2023-000123 total 149.99 GBP qty 3 sku AB-1234-XY",
+    "upstream: backend:8080 (1.2.3) v2.4.6.8 build 1.3.6.1.4.1.311",
+    "std::vector<int>::iterator Foo::bar() a::b c::d",
+    "level=warn msg=\"retrying\" attempt=2 backoff=250ms host=db-1.internal",
+    "tokenizer=bpe keyboard=us filename=report.pdf hostname=web1 compass=north",
+    "Basic authentication required; Bearer realm=\"api\"",
+    "GET /api/v1/users/123/orders?page=2&limit=50&sort=desc",
+    "duration 00:01:23.456 at 2023/10/15 12:30:45 +0000",
+    "MP4 X11 HTTP/2 ISO 9001 UTF-8 SHA1 H264 A4 B2B",
+    "mac=00:1a:2b:3c:4d:5e vlan=100 port=eth0",
+    "id=0x7ffd5e8b9a10 errno=-2 pid 4242 uid 1000",
+    "temperature 21.5C humidity 45% pressure 1013.25hPa",
+];
+
+#[test]
+fn benign_lines_stay() {
+    for line in BENIGN {
+        none(line);
+    }
+}
