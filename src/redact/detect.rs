@@ -273,7 +273,7 @@ const PHONE_UK: &str = concat!(
     r"|[1-9][0-9]{1,3}[ +-][0-9]{3}[ +-][0-9]{3,4}",
     r"|[1-9][0-9]{1,4}[ +-][0-9]{4,8})",
     r"|\(0[1-9][0-9]{1,4}\)[ +-]?[0-9]{3,4}[ +-]?[0-9]{3,4}",
-    r"|0[1-9](?:[0-9]{8,9}",
+    r"|\b0[1-9](?:[0-9]{8,9}",
     r"|[0-9][ +-][0-9]{4}[ +-][0-9]{4}",
     r"|[0-9][ +-][0-9]{8}",
     r"|[0-9]{2}[ +-][0-9]{3}[ +-][0-9]{3,4}",
@@ -286,10 +286,14 @@ const PHONE_UK: &str = concat!(
 /// `+` or `%2B`, a country code not starting with 0, digit groups with single separators.
 const PHONE_INTL: &str = r"(?:\+|%2[Bb])[1-9][0-9]*(?:[ -][0-9]+)*";
 
-/// A loose run of hex groups and colons (at least two colons), optional IPv4 tail and
-/// zone; `Ipv6Addr` parsing decides.
+/// Eight groups, six groups and an IPv4 tail, or a compressed form with `::` (times and
+/// MACs have neither, so they never become candidates); optional zone. `Ipv6Addr`
+/// parsing decides.
 const IPV6: &str = concat!(
-    r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,}(?:(?:\.[0-9]{1,3}){3})?",
+    r"(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){7}",
+    r"|[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){6}(?:\.[0-9]{1,3}){3}",
+    r"|(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4})*)?::",
+    r"(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4})*(?:(?:\.[0-9]{1,3}){3})?)?)",
     r"(?:%(?:25)?[A-Za-z0-9._~-]+)?",
 );
 

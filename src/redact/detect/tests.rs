@@ -198,6 +198,9 @@ fn ipv6() {
     none("std::string Foo::Bar a::b x_ab::12 ::");
     none("cafe:babe dead:beef:");
     none("fmt::Debug io::Error crate::a1::b2");
+    none("1:2:3:4:5:6:7:8:9 ::::::: 1::2::3");
+    one("ipv6", "1:2:3:4:5:6:1.2.3.4", "1:2:3:4:5:6:1.2.3.4");
+    one("ipv6", "fe80::", "fe80::");
     // the IPv4 tail of a non-address run is still found
     one("ipv4", "abc:def:1.2.3.4", "1.2.3.4");
 }
@@ -545,9 +548,10 @@ proptest! {
     fn checks_never_panic_on_any_span(hay in prop::collection::vec(any::<u8>(), 0..64), a in 0usize..64, b in 0usize..64) {
         let (s, e) = (a.min(b).min(hay.len()), a.max(b).min(hay.len()));
         for d in BUILTINS {
-            // checks are only ever called with non-empty spans
-            if s < e {
-                if let Verdict::Reject(r) = (d.check)(&hay, s..e) { prop_assert!(r > s); }
+            // the engine only passes non-empty spans, but even empty ones must not panic
+            match (d.check)(&hay, s..e) {
+                Verdict::Reject(r) => prop_assert!(r > s),
+                Verdict::Accept(x) => prop_assert!(x.start <= x.end && x.end <= hay.len()),
             }
         }
     }
@@ -556,11 +560,9 @@ proptest! {
     fn checks_never_panic_on_interesting_spans(hay in interesting_bytes(), a in 0usize..80, b in 0usize..80) {
         let (s, e) = (a.min(b).min(hay.len()), a.max(b).min(hay.len()));
         for d in BUILTINS {
-            if s < e {
-                match (d.check)(&hay, s..e) {
-                    Verdict::Reject(r) => prop_assert!(r > s),
-                    Verdict::Accept(x) => prop_assert!(x.start <= x.end && x.end <= hay.len()),
-                }
+            match (d.check)(&hay, s..e) {
+                Verdict::Reject(r) => prop_assert!(r > s),
+                Verdict::Accept(x) => prop_assert!(x.start <= x.end && x.end <= hay.len()),
             }
         }
     }
@@ -647,6 +649,29 @@ const BENIGN: &[&str] = &[
     "id=0x7ffd5e8b9a10 errno=-2 pid 4242 uid 1000",
     "temperature 21.5C humidity 45% pressure 1013.25hPa",
 ];
+
+#[test]
+fn every_check_survives_every_short_span_of_tricky_text() {
+    // exhaustive over all spans of a few haystacks built from the detectors' own syntax
+    let hays: [&[u8]; 4] = [
+        b"+44(0)%2B44 0-( )::1%25e:1.2.3.4@a.b\\u0040x%3Dy",
+        b"GB82 WEST 1234 eyJ.eyJ. Bearer Basic Digest a=\"b\", c=\\\"d",
+        b"sort code 20-00-00 acct no 12345678 VAT GBGD001 AB123456C SW1A 1AA",
+        b"\xff\x00:%:.@\\\"'=&;, \t\n",
+    ];
+    for hay in hays {
+        for s in 0..=hay.len() {
+            for e in s..=hay.len() {
+                for d in BUILTINS {
+                    match (d.check)(hay, s..e) {
+                        Verdict::Reject(r) => assert!(r > s, "{}", d.name),
+                        Verdict::Accept(x) => assert!(x.start <= x.end && x.end <= hay.len()),
+                    }
+                }
+            }
+        }
+    }
+}
 
 #[test]
 fn benign_lines_stay() {
