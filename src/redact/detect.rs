@@ -238,7 +238,9 @@ const UK_BANK_ACCOUNT: &str = concat!(
     r"(?:[ /,]|,? (?i:account|acct|acc|a/c)(?: (?i:no|number))?\.?:? )[0-9]{8}\b",
 );
 
-/// Local part, `@` / `%40` / `\u0040`, labels, alphabetic TLD.
+/// Local part, `@` / `%40` / `\u0040`, labels, alphabetic TLD. Hosts without a TLD
+/// (`user@localhost`) and IP-literal hosts (`a@1.2.3.4`) are not e-mail candidates; the
+/// IPv4 detector still finds the address in the latter.
 const EMAIL: &str = r"[A-Za-z0-9._%+-]+(?:@|%40|\\u0040)(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,24}\b";
 
 /// Country, check digits, then BBAN contiguous or in space-separated groups of four.
