@@ -573,59 +573,6 @@ proptest! {
     }
 }
 
-/// Rough throughput of the shared search over typical log lines (run with
-/// `--ignored --nocapture` and an optimised regex-automata to get a meaningful number).
-#[test]
-#[ignore]
-fn throughput_smoke() {
-    let lines = [
-        "203.0.113.9 - - [10/Oct/2000:13:55:36 -0700] \"GET /index.html?q=hello+world&page=2 HTTP/1.1\" 200 2326 \"https://example.org/start\" \"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0.6099.109 Safari/537.36\"\n",
-        "Oct 10 13:55:36 web1 sshd[1234]: Accepted publickey for deploy from 198.51.100.7 port 50022 ssh2: RSA SHA256:abcdefghijklmnopqrstuvwxyz0123456789\n",
-        "{\"ts\":\"2023-10-15T12:30:45.123Z\",\"level\":\"info\",\"msg\":\"request completed\",\"duration_ms\":12.5,\"status\":200,\"path\":\"/api/v1/items/12345\"}\n",
-        "2023-10-15 12:30:45,123 INFO  [main] c.e.s.Service - processed 1500 records in 2.3s, cache hit ratio 0.97, queue depth 12\n",
-    ];
-    let mut hay = Vec::new();
-    while hay.len() < 8 << 20 {
-        for l in lines {
-            hay.extend_from_slice(l.as_bytes());
-        }
-    }
-    let mut per = vec![0usize; BUILTINS.len()];
-    for m in regex().find_iter(&hay[..1 << 20]) {
-        per[m.pattern().as_usize()] += 1;
-    }
-    for (b, c) in BUILTINS.iter().zip(&per) {
-        if *c > 0 {
-            println!("  {}: {c} candidates per MiB", b.name);
-        }
-    }
-    let prose = b"the quick brown fox jumps over the lazy dog while processing request number and status ok\n".repeat(90_000);
-    let t = std::time::Instant::now();
-    let raw = regex().find_iter(&prose).count();
-    println!(
-        "prose search: {:.1} MiB/s, {raw} candidates",
-        (prose.len() >> 20) as f64 / t.elapsed().as_secs_f64()
-    );
-    let t = std::time::Instant::now();
-    let raw = regex().find_iter(&hay).count();
-    let secs = t.elapsed().as_secs_f64();
-    println!(
-        "raw search: {:.1} MiB/s, {raw} candidates",
-        (hay.len() >> 20) as f64 / secs
-    );
-    let t = std::time::Instant::now();
-    let mut n = 0;
-    for line in hay.split(|&b| b == b'\n') {
-        n += run_bytes(line).len();
-    }
-    let secs = t.elapsed().as_secs_f64();
-    println!(
-        "{} MiB in {secs:.3}s = {:.1} MiB/s, {n} detections",
-        hay.len() >> 20,
-        (hay.len() >> 20) as f64 / secs
-    );
-}
-
 /// Ordinary log text that holds no personal data.
 const BENIGN: &[&str] = &[
     "2023-10-15T12:30:45.123456Z INFO request_id=7f3e2a1b-9c4d-4e5f-8a6b-0c1d2e3f4a5b took 123ms",
