@@ -84,19 +84,16 @@ fn truncate(rule: &Rule, value: &[u8], out: &mut Vec<u8>) -> bool {
             None => false,
         },
         ValueKind::Postcode => {
-            let compact: Vec<u8> = value
-                .iter()
-                .copied()
-                .filter(|b| !b.is_ascii_whitespace())
-                .collect();
-            if compact.len() < 5 {
+            // The outward code is everything before the 3-character inward code and its
+            // separator (a space, or `+` / `%20` in a URL).
+            if value.len() < 5 {
                 return false;
             }
-            out.extend(
-                compact[..compact.len() - 3]
-                    .iter()
-                    .map(u8::to_ascii_uppercase),
-            );
+            let mut outward = &value[..value.len() - 3];
+            outward = outward.strip_suffix(b"%20").unwrap_or(outward);
+            outward = outward.strip_suffix(b"+").unwrap_or(outward);
+            outward = outward.trim_ascii_end();
+            out.extend(outward.iter().map(u8::to_ascii_uppercase));
             true
         }
         _ => false,

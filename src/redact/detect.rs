@@ -306,7 +306,8 @@ const IPV4: &str = concat!(
 );
 
 /// Outward code (A9, A99, AA9, AA99, A9A, AA9A) and inward code 9AA, upper case.
-const POSTCODE_UK: &str = r"\b(?:[A-Z]{1,2}[0-9][0-9A-Z]? ?[0-9][ABD-HJLNP-UW-Z]{2}|GIR ?0AA)\b";
+const POSTCODE_UK: &str =
+    r"\b(?:[A-Z]{1,2}[0-9][0-9A-Z]?(?: |\+|%20)?[0-9][ABD-HJLNP-UW-Z]{2}|GIR(?: |\+|%20)?0AA)\b";
 
 // ───────────────────────────── small helpers ─────────────────────────────
 
@@ -779,7 +780,7 @@ fn check_iban(hay: &[u8], span: Range<usize>) -> Verdict {
         return reject;
     }
     let Some(len) = iban_length([hay[s], hay[s + 1]]) else {
-        return reject;
+        return check_iban_unregistered(hay, s).unwrap_or(reject);
     };
     let mut chars = [0u8; 34];
     let mut n = 0;
@@ -795,12 +796,23 @@ fn check_iban(hay: &[u8], span: Range<usize>) -> Verdict {
         }
     }
     if n != len || at(hay, end).is_some_and(|b| b.is_ascii_alphanumeric()) {
-        return reject;
+        return check_iban_unregistered(hay, s).unwrap_or(reject);
     }
     if iban_mod97(&chars[..n]) != 1 {
         return reject;
     }
     Verdict::Accept(s..end)
+}
+
+/// An unspaced IBAN-shaped token whose length does not match its country's registered
+/// length (or of a country missing from the table) still counts when it is 15–34
+/// characters and mod-97 valid: a random token passes only 1 time in 97, and a
+/// mistyped-length account number is still an account number.
+fn check_iban_unregistered(hay: &[u8], s: usize) -> Option<Verdict> {
+    let end = skip_while(hay, s, |b| b.is_ascii_alphanumeric());
+    let token = &hay[s..end];
+    let valid = (15..=34).contains(&token.len()) && iban_mod97(token) == 1;
+    valid.then_some(Verdict::Accept(s..end))
 }
 
 // ───────────────────────────── VAT ─────────────────────────────
@@ -881,7 +893,7 @@ const CARD_IIN: &[(u32, u32, u32, usize, usize)] = &[
     (644, 649, 3, 16, 19),       // Discover
     (65, 65, 2, 16, 19),         // Discover
     (622126, 622925, 6, 16, 19), // Discover / UnionPay co-brand
-    (3528, 3589, 4, 16, 19),     // JCB
+    (35, 35, 2, 16, 19),         // JCB (3528–3589; the whole 35 block is taken as JCB)
     (300, 305, 3, 14, 19),       // Diners
     (36, 36, 2, 14, 19),         // Diners
     (38, 39, 2, 14, 19),         // Diners
@@ -1209,7 +1221,16 @@ fn check_postcode_uk(hay: &[u8], span: Range<usize>) -> Verdict {
         return reject;
     }
     let inward = p.len() - 3;
-    let outward = p[..inward].strip_suffix(b" ").unwrap_or(&p[..inward]);
+    // The separator may be a space, or `+` / `%20` in a URL query.
+    let outward = &p[..inward];
+    let outward = outward
+        .strip_suffix(b" ")
+        .or_else(|| outward.strip_suffix(b"+"))
+        .or_else(|| outward.strip_suffix(b"%20"))
+        .unwrap_or(outward);
+    if outward.is_empty() {
+        return reject;
+    }
     if matches!(outward[0], b'Q' | b'V' | b'X') {
         return reject;
     }
