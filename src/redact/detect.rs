@@ -780,7 +780,7 @@ fn check_iban(hay: &[u8], span: Range<usize>) -> Verdict {
         return reject;
     }
     let Some(len) = iban_length([hay[s], hay[s + 1]]) else {
-        return check_iban_unregistered(hay, s).unwrap_or(reject);
+        return reject;
     };
     let mut chars = [0u8; 34];
     let mut n = 0;
@@ -796,7 +796,7 @@ fn check_iban(hay: &[u8], span: Range<usize>) -> Verdict {
         }
     }
     if n != len || at(hay, end).is_some_and(|b| b.is_ascii_alphanumeric()) {
-        return check_iban_unregistered(hay, s).unwrap_or(reject);
+        return check_iban_wrong_length(hay, s).unwrap_or(reject);
     }
     if iban_mod97(&chars[..n]) != 1 {
         return reject;
@@ -804,14 +804,16 @@ fn check_iban(hay: &[u8], span: Range<usize>) -> Verdict {
     Verdict::Accept(s..end)
 }
 
-/// An unspaced IBAN-shaped token whose length does not match its country's registered
-/// length (or of a country missing from the table) still counts when it is 15–34
-/// characters and mod-97 valid: a random token passes only 1 time in 97, and a
-/// mistyped-length account number is still an account number.
-fn check_iban_unregistered(hay: &[u8], s: usize) -> Option<Verdict> {
+/// An unspaced, upper-case IBAN of a registry country whose length does not match the
+/// country's registered length still counts when it is 15–34 characters and mod-97 valid:
+/// a mistyped-length account number is still an account number. Lower case is not
+/// accepted here, so hex ids (`xe80c3…`) that pass mod-97 by chance (1 in 97) survive.
+fn check_iban_wrong_length(hay: &[u8], s: usize) -> Option<Verdict> {
     let end = skip_while(hay, s, |b| b.is_ascii_alphanumeric());
     let token = &hay[s..end];
-    let valid = (15..=34).contains(&token.len()) && iban_mod97(token) == 1;
+    let valid = (15..=34).contains(&token.len())
+        && !token.iter().any(u8::is_ascii_lowercase)
+        && iban_mod97(token) == 1;
     valid.then_some(Verdict::Accept(s..end))
 }
 
