@@ -131,6 +131,8 @@ impl Redactor {
                 check,
             })
             .collect();
+        let prefilter = rules.iter().all(|r| !matches!(r.matcher, Matcher::Regex(_)))
+            .then(super::prefilter::Prefilter::new);
         let mut words = Vec::new();
         for (ci, (list, owners)) in word_lists.into_iter().enumerate() {
             if list.is_empty() {
@@ -150,6 +152,7 @@ impl Redactor {
             words,
             pseudonymiser,
             special,
+            prefilter,
         })
     }
 }

@@ -189,11 +189,12 @@ pub fn builtin(name: &str) -> Option<&'static Builtin> {
 const JWT: &str = r"\beyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*";
 
 /// `Authorization: [scheme] credential` (header, JSON key, log field) or a bare
-/// `Bearer <token>` / `Basic <base64>`; the credential is `value`.
+/// `Bearer <token>` / `Basic <base64>` (written `Bearer`, `bearer` or `BEARER`, which the
+/// prefilter in `prefilter.rs` looks for); the credential is `value`.
 const AUTH_HEADER: &str = concat!(
     r#"(?:(?i:\b(?:proxy-)?authorization)["']?[ \t]*[:=][ \t]*["']?"#,
     r"(?:(?i:bearer|basic|digest|negotiate|token|apikey|api-key)[ \t]+)?",
-    r"|(?i:\b(?:bearer|basic))[ \t]+)",
+    r"|\b(?:[Bb]earer|BEARER|[Bb]asic|BASIC)[ \t]+)",
     r#"(?P<value>[^\s"',;]+)"#,
 );
 

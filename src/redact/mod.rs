@@ -24,6 +24,7 @@ pub mod action;
 mod compile;
 pub mod detect;
 mod line;
+mod prefilter;
 mod scan;
 pub mod stream;
 
@@ -49,6 +50,9 @@ pub struct Redactor {
     pseudonymiser: Option<Pseudonymiser>,
     /// Rules applied to whole fields, found once at build time.
     special: compile::SpecialRules,
+    /// Skips the regex search on text that no built-in pattern can match; `None` when a
+    /// custom regex rule is enabled (its pattern may match anything).
+    prefilter: Option<prefilter::Prefilter>,
 }
 
 impl std::fmt::Debug for Redactor {

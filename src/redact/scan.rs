@@ -16,7 +16,11 @@ impl Redactor {
     /// `from` are still seen as context (word boundaries, look-behind in checks).
     pub(super) fn scan_from(&self, hay: &[u8], from: usize, s: &mut Scratch) {
         s.hits.clear();
-        if let Some(re) = &self.regex {
+        let may_match = match &self.prefilter {
+            Some(p) => p.may_match(&hay[from.min(hay.len())..]),
+            None => true,
+        };
+        if let (Some(re), true) = (&self.regex, may_match) {
             let cache = s.cache.as_mut().expect("a scratch made by this redactor");
             let mut at = from;
             while at < hay.len() {
