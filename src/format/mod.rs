@@ -107,8 +107,13 @@ pub fn detect(line: &[u8]) -> Format {
 
 /// ` [dd/Mon/yyyy:` somewhere, with a `"` after it.
 fn looks_like_access(line: &[u8]) -> bool {
-    for p in memchr::memmem::find_iter(line, b" [") {
-        let t = &line[p + 2..];
+    // memchr for `[` rather than memmem for ` [`: building a memmem finder per line costs
+    // more than the search.
+    for p in memchr::memchr_iter(b'[', line) {
+        if p == 0 || line[p - 1] != b' ' {
+            continue;
+        }
+        let t = &line[p + 1..];
         if t.len() >= 12
             && t[0].is_ascii_digit()
             && t[1].is_ascii_digit()

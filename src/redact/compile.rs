@@ -131,7 +131,9 @@ impl Redactor {
                 check,
             })
             .collect();
-        let prefilter = rules.iter().all(|r| !matches!(r.matcher, Matcher::Regex(_)))
+        let prefilter = rules
+            .iter()
+            .all(|r| !matches!(r.matcher, Matcher::Regex(_)))
             .then(super::prefilter::Prefilter::new);
         let mut words = Vec::new();
         for (ci, (list, owners)) in word_lists.into_iter().enumerate() {

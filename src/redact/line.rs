@@ -79,9 +79,8 @@ impl Redactor {
     fn redact_field(&self, line: &[u8], field: &Field, out: &mut Vec<u8>, s: &mut Scratch) {
         let value = &line[field.span.clone()];
         match field.role {
-            Role::Text | Role::Target | Role::Request | Role::Referrer | Role::UserAgent => {
-                self.redact_text(value, out, s)
-            }
+            Role::Text | Role::Target | Role::Request => self.redact_text(value, out, s),
+            Role::Referrer | Role::UserAgent => self.redact_repeating(value, out, s),
             Role::Client => self.redact_client(value, out, s),
             Role::User => self.redact_user(value, out, s),
             Role::SdValue => {
@@ -104,6 +103,22 @@ impl Redactor {
                 self.redact_json_string(value, key, out, s)
             }
             Role::JsonNumber { .. } => self.redact_json_number(value, out, s),
+        }
+    }
+
+    /// Redacts a value that repeats across lines (user agents, referrers), remembering the
+    /// clean ones so the next occurrence is copied without a scan.
+    fn redact_repeating(&self, value: &[u8], out: &mut Vec<u8>, s: &mut Scratch) {
+        if s.clean_fields.contains(value) {
+            out.extend_from_slice(value);
+            return;
+        }
+        self.redact_text(value, out, s);
+        if value.len() <= super::CLEAN_CACHE_MAX_BYTES && s.hits.is_empty() {
+            if s.clean_fields.len() >= super::CLEAN_CACHE_ENTRIES {
+                s.clean_fields.clear();
+            }
+            s.clean_fields.insert(value.into());
         }
     }
 

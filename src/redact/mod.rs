@@ -28,7 +28,7 @@ mod prefilter;
 mod scan;
 pub mod stream;
 
-use std::collections::HashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use regex_automata::{meta, util::captures::Captures};
 
@@ -88,13 +88,20 @@ pub struct Scratch {
     unescaped: Vec<u8>,
     normalised: Vec<u8>,
     cache_key: Vec<u8>,
-    tokens: HashMap<Vec<u8>, Box<[u8]>>,
+    tokens: FxHashMap<Vec<u8>, Box<[u8]>>,
+    /// User agents and referrers already scanned and found clean: they repeat a lot, and a
+    /// clean value is clean again, so a hit here skips the scan.
+    clean_fields: FxHashSet<Box<[u8]>>,
     /// Matches transformed, per rule index.
     pub counts: Vec<u64>,
 }
 
 /// How many pseudonym tokens a worker caches before starting over.
-const TOKEN_CACHE_ENTRIES: usize = 16 * 1024;
+const TOKEN_CACHE_ENTRIES: usize = 64 * 1024;
+/// How many clean field values a worker remembers before starting over.
+const CLEAN_CACHE_ENTRIES: usize = 8 * 1024;
+/// Longer field values are not remembered.
+const CLEAN_CACHE_MAX_BYTES: usize = 512;
 
 impl Redactor {
     /// The rules, in order; indexes match [`Hit::rule`] and [`Scratch::counts`].
@@ -113,7 +120,8 @@ impl Redactor {
             unescaped: Vec::new(),
             normalised: Vec::new(),
             cache_key: Vec::new(),
-            tokens: HashMap::new(),
+            tokens: FxHashMap::default(),
+            clean_fields: FxHashSet::default(),
             counts: vec![0; self.rules.len()],
         }
     }

@@ -15,7 +15,9 @@
 use aho_corasick::AhoCorasick;
 
 /// Words whose presence means a built-in pattern may match.
-const TRIGGER_WORDS: &[&str] = &["Bearer", "bearer", "BEARER", "Basic", "basic", "BASIC", "eyJ"];
+const TRIGGER_WORDS: &[&str] = &[
+    "Bearer", "bearer", "BEARER", "Basic", "basic", "BASIC", "eyJ",
+];
 
 const LOW: u64 = 0x0101_0101_0101_0101;
 const HIGH: u64 = 0x8080_8080_8080_8080;
