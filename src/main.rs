@@ -1,6 +1,6 @@
 //! The `redactd` command line. See `redactd --help`.
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -205,11 +205,9 @@ fn run_filter(args: FilterArgs) -> Result<(), Failure> {
         max_line_bytes: args.max_line_bytes.max(1),
         ..Options::default()
     };
-    let stdout = io::stdout();
-    // A terminal gets each batch as soon as it is ready; a pipe or file is flushed when the
-    // input goes idle (see `Batch::idle`) and at the end.
-    let _interactive = stdout.is_terminal();
-    let output = io::BufWriter::with_capacity(256 * 1024, stdout);
+    // Output is flushed whenever the input goes idle (see `Batch::idle`) and at the end, so
+    // a trickling pipe or a terminal sees each line as it comes.
+    let output = io::BufWriter::with_capacity(256 * 1024, io::stdout());
     let result = filter::run(&redactor, inputs, output, &options);
     let stats = match result {
         Ok(stats) => Some(stats),
@@ -253,8 +251,8 @@ fn list_rules(args: RuleArgs) -> Result<(), Failure> {
     let mut out = io::stdout().lock();
     let _ = writeln!(
         out,
-        "{:<20} {:<10} {:<28} {:<13} {}",
-        "ID", "CATEGORY", "MATCHER", "ACTION", "ORIGIN"
+        "{:<20} {:<10} {:<28} {:<13} ORIGIN",
+        "ID", "CATEGORY", "MATCHER", "ACTION"
     );
     for r in set.rules() {
         let matcher = match &r.matcher {

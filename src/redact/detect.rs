@@ -1187,7 +1187,7 @@ fn check_ipv6(hay: &[u8], span: Range<usize>) -> Verdict {
 }
 
 /// Words before a dotted quad that make it a version number.
-const VERSION_PREFIXES: &[&[u8]] = &[b"version ", b"version/", b"version=", b"version:", b"ver "];
+const VERSION_PREFIXES: &[&[u8]] = &[b"version ", b"version/", b"version=", b"version:"];
 
 /// Rejects version strings (`Chrome/120.0.1.2`, `v1.2.3.4`, `version 1.2.3.4`) and
 /// longer dotted runs (OIDs); resumes past the whole dotted run.
@@ -1198,7 +1198,10 @@ fn check_ipv4(hay: &[u8], span: Range<usize>) -> Verdict {
     let dotted_before = before(hay, s) == Some(b'.') && s >= 2 && hay[s - 2].is_ascii_digit();
     let versioned = matches!(before(hay, s), Some(b'v' | b'V'))
         || (before(hay, s) == Some(b'/') && s >= 2 && hay[s - 2].is_ascii_alphanumeric())
-        || VERSION_PREFIXES.iter().any(|p| ends_with_ci(hay, s, p));
+        || VERSION_PREFIXES.iter().any(|p| {
+            // A whole word: `server 10.0.0.1` is an address, not `ver 10.0.0.1`.
+            ends_with_ci(hay, s, p) && (s == p.len() || !is_word(hay[s - p.len() - 1]))
+        });
     if dotted_before || versioned || sep_then_digit(hay, e, b'.') {
         return reject;
     }
