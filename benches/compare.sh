@@ -73,6 +73,6 @@ echo "input: $PII ($(stat -c %s "$PII") bytes, $LINES lines), $RUNS runs each, m
 } | tee -a "$RESULTS"
 
 echo
-echo "ratios (redactd filter throughput / peer throughput):"
-awk '/^redactd filter  / {r = $(NF-3)} {name=$0; sub(/ +[0-9.]+ s .*/, "", name); mbs[name] = $(NF-3)}
-     END { for (n in mbs) if (n !~ /^redactd/ && n != "input:") printf "  vs %-26s %6.2fx\n", n, r / mbs[n] }' "$RESULTS" | sort
+echo "ratios (redactd filter throughput / peer throughput, higher is better):"
+awk -F'  +' '!/^input:/ { name = $1; mbs[name] = $3 + 0 } /^redactd filter +[0-9]/ { r = $3 + 0 }
+     END { for (n in mbs) if (n !~ /^redactd/) printf "  vs %-26s %6.2fx\n", n, r / mbs[n] }' "$RESULTS" | sort
