@@ -24,6 +24,7 @@
 
 pub mod filter;
 pub mod format;
+pub mod minimise;
 pub mod pseudo;
 pub mod redact;
 pub mod rules;

@@ -6,6 +6,7 @@
 //! the key a token cannot be reversed or recomputed; destroying the key makes its tokens
 //! anonymous.
 
+pub mod ipcrypt;
 mod key;
 
 pub use key::{Key, KeyError, KEY_ENV, KEY_FILE_ENV};
