@@ -77,7 +77,7 @@ fn expected_regex(expected: &str) -> Regex {
                 if !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase()) =>
             {
                 pattern.push_str(&regex_syntax::escape(&rest[..open]));
-                pattern.push_str(&format!("{name}:[0-9a-f]{{12}}"));
+                pattern.push_str(&format!("{name}:[0-9a-f]{{4}}:[0-9a-f]{{12}}"));
                 rest = &rest[close + 1..];
             }
             _ => {
@@ -125,7 +125,7 @@ fn check_output(case: &Case, input: &[u8], output: &[u8]) {
         );
     }
     if case.same_tokens {
-        let tokens = Regex::new(r"[a-z]+:[0-9a-f]{12}").unwrap();
+        let tokens = Regex::new(r"[a-z]+:[0-9a-f]{4}:[0-9a-f]{12}").unwrap();
         let found: Vec<&str> = tokens
             .find_iter(shown.as_bytes())
             .map(|m| &shown[m.range()])

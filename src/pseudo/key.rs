@@ -60,9 +60,10 @@ impl Key {
         &self.0
     }
 
-    /// The public id of the key: the first 8 hex digits of SHA-256 over it.
+    /// The short public id of the key: the first 4 hex digits of SHA-256 over it. Tokens
+    /// carry it, so records stay interpretable after a rotation.
     pub fn id(&self) -> String {
-        hex::encode(&Sha256::digest(self.0)[..4])
+        hex::encode(&Sha256::digest(self.0)[..2])
     }
 
     /// Parses 64 hex digits (surrounding whitespace allowed).
@@ -132,7 +133,7 @@ impl Key {
 }
 
 #[cfg(unix)]
-fn check_private(path: &Path) -> Result<(), KeyError> {
+pub(super) fn check_private(path: &Path) -> Result<(), KeyError> {
     use std::os::unix::fs::PermissionsExt;
     let meta = fs::metadata(path).map_err(|source| KeyError::Io {
         path: path.to_path_buf(),
@@ -149,12 +150,12 @@ fn check_private(path: &Path) -> Result<(), KeyError> {
 }
 
 #[cfg(not(unix))]
-fn check_private(_path: &Path) -> Result<(), KeyError> {
+pub(super) fn check_private(_path: &Path) -> Result<(), KeyError> {
     Ok(())
 }
 
 #[cfg(unix)]
-fn open_private(path: &Path) -> std::io::Result<fs::File> {
+pub(super) fn open_private(path: &Path) -> std::io::Result<fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
     fs::OpenOptions::new()
         .write(true)
@@ -164,7 +165,7 @@ fn open_private(path: &Path) -> std::io::Result<fs::File> {
 }
 
 #[cfg(not(unix))]
-fn open_private(path: &Path) -> std::io::Result<fs::File> {
+pub(super) fn open_private(path: &Path) -> std::io::Result<fs::File> {
     fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -172,7 +173,7 @@ fn open_private(path: &Path) -> std::io::Result<fs::File> {
 }
 
 #[cfg(unix)]
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+pub(super) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     fs::DirBuilder::new()
         .recursive(true)
@@ -181,7 +182,7 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 #[cfg(not(unix))]
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+pub(super) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     fs::create_dir_all(dir)
 }
 

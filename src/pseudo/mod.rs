@@ -1,5 +1,6 @@
 //! Pseudonyms: a keyed, deterministic PRF (HMAC-SHA256) over a normalised value, rendered as
-//! a short typed token such as `email:4f2a9c1d0e7b`.
+//! a short typed token carrying the key's short id, such as `email:1a2b:4f2a9c1d0e7b`
+//! (type, key id, 12 hex digits of the MAC).
 //!
 //! The same value gives the same token on every run and every machine that holds the key, so
 //! records stay linkable for support and security work without revealing the value. Without
@@ -8,6 +9,7 @@
 
 pub mod ipcrypt;
 mod key;
+pub mod keystore;
 
 pub use key::{Key, KeyError, KEY_ENV, KEY_FILE_ENV};
 
@@ -44,13 +46,13 @@ impl Pseudonymiser {
         }
     }
 
-    /// The short public id of the key (not secret): the first 8 hex digits of SHA-256(key).
+    /// The short public id of the key (not secret): the first 4 hex digits of SHA-256(key).
     pub fn key_id(&self) -> &str {
         &self.key_id
     }
 
     /// Appends the token for `normalised` of type `kind` (e.g. `email`) to `out`:
-    /// `kind:` followed by 12 lowercase hex digits.
+    /// `kind:`, the key id, `:`, then 12 lowercase hex digits.
     pub fn token(&self, kind: &str, normalised: &[u8], out: &mut Vec<u8>) {
         let mut mac = self.keyed.clone();
         mac.update(kind.as_bytes());
@@ -58,6 +60,8 @@ impl Pseudonymiser {
         mac.update(normalised);
         let digest = mac.finalize().into_bytes();
         out.extend_from_slice(kind.as_bytes());
+        out.push(b':');
+        out.extend_from_slice(self.key_id.as_bytes());
         out.push(b':');
         push_hex(&digest[..TOKEN_BYTES], out);
     }
@@ -90,11 +94,15 @@ mod tests {
     }
 
     #[test]
-    fn token_is_typed_and_twelve_hex_digits() {
+    fn token_is_typed_carries_the_key_id_and_twelve_hex_digits() {
         let p = Pseudonymiser::new(&Key::from_bytes([1; 32]));
         let t = token(&p, "email", "jane@example.com");
-        let (kind, hex) = t.split_once(':').unwrap();
+        let parts: Vec<&str> = t.split(':').collect();
+        assert_eq!(parts.len(), 3, "{t}");
+        let (kind, kid, hex) = (parts[0], parts[1], parts[2]);
         assert_eq!(kind, "email");
+        assert_eq!(kid, p.key_id());
+        assert_eq!(kid.len(), 4);
         assert_eq!(hex.len(), 12);
         assert!(hex
             .bytes()
@@ -107,7 +115,7 @@ mod tests {
         let q = Pseudonymiser::new(&Key::from_bytes([2; 32]));
         let base = token(&p, "email", "jane@example.com");
         assert_ne!(base, token(&q, "email", "jane@example.com"));
-        assert_ne!(base[6..], token(&p, "phone", "jane@example.com")[6..]);
+        assert_ne!(base[11..], token(&p, "phone", "jane@example.com")[11..]);
         assert_ne!(base, token(&p, "email", "john@example.com"));
     }
 
@@ -116,7 +124,11 @@ mod tests {
         // HMAC-SHA256(key = 32 zero bytes, "ip\0" || "192.0.2.1")[..6], computed
         // independently with Python's hmac module.
         let p = Pseudonymiser::new(&Key::from_bytes([0; 32]));
-        assert_eq!(token(&p, "ip", "192.0.2.1"), "ip:ed262f845c89");
+        let kid = p.key_id().to_string();
+        assert_eq!(
+            token(&p, "ip", "192.0.2.1"),
+            format!("ip:{kid}:ed262f845c89")
+        );
     }
 
     #[test]
