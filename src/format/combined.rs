@@ -15,7 +15,8 @@
 //!   before IDENT than a client needs, and that first token holds no `,` or `"` (a server
 //!   name never does, while a client list does). It becomes a [`Role::Text`] field.
 //! * IDENT is a [`Role::Text`] field unless `-`; USER a [`Role::User`] field unless `-`.
-//! * TIME is kept verbatim.
+//! * TIME (inside the brackets) is a [`Role::Time`] field: kept, or truncated by a
+//!   profile.
 //! * REQUEST: when it splits as `METHOD SP TARGET SP HTTP/...`, TARGET is a
 //!   [`Role::Target`] field; otherwise the whole (non-empty) content is a
 //!   [`Role::Request`] field. Backslash escapes (`\"`) are honoured when looking for the
@@ -188,6 +189,7 @@ fn parse_inner(line: &[u8], out: &mut Vec<Field>) -> bool {
     push_clients(out, line, client_start, ident_sp);
     push_unless_dash(out, line, ident_sp + 1, user_sp, Role::Text);
     push_unless_dash(out, line, user_sp + 1, prefix_end, Role::User);
+    push(out, open + 1, close, Role::Time);
 
     // Request.
     let q_open = close + 2;
@@ -265,17 +267,34 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// The fields of a line, leaving out the time (every parsed line has one; see
+    /// `time_is_a_field_inside_the_brackets`).
     fn fields(line: &str) -> Option<Vec<(Role, String)>> {
         let mut out = Vec::new();
         if !parse(line.as_bytes(), &mut out) {
             assert!(out.is_empty());
             return None;
         }
+        assert_eq!(
+            out.iter().filter(|f| f.role == Role::Time).count(),
+            1,
+            "{line}"
+        );
         Some(
             out.iter()
+                .filter(|f| f.role != Role::Time)
                 .map(|f| (f.role, line[f.span.clone()].to_string()))
                 .collect(),
         )
+    }
+
+    #[test]
+    fn time_is_a_field_inside_the_brackets() {
+        let line = r#"::1 - - [26/Dec/2016:16:16:29 +0200] "GET / HTTP/1.1" 404 209"#;
+        let mut out = Vec::new();
+        assert!(parse(line.as_bytes(), &mut out));
+        let time = out.iter().find(|f| f.role == Role::Time).unwrap();
+        assert_eq!(&line[time.span.clone()], "26/Dec/2016:16:16:29 +0200");
     }
 
     fn f(v: &[(Role, &str)]) -> Option<Vec<(Role, String)>> {

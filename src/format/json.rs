@@ -5,7 +5,8 @@
 //! field spanning the raw contents between its quotes, escapes left as they are, and every
 //! number a [`Role::JsonNumber`] field. Their `key` is the raw contents range of the
 //! nearest enclosing member name (so elements of an array that is a member value carry
-//! that member's name), or `None` at top level.
+//! that member's name), or `None` at top level; their `path` identifies the chain of
+//! member names from the top ([`path_hash`]).
 //!
 //! Invalid JSON (unterminated strings, bad escapes, trailing commas, control characters
 //! in strings, trailing garbage, unbalanced brackets, nesting deeper than
@@ -21,6 +22,29 @@ use super::{Field, Role};
 pub const MAX_DEPTH: usize = 128;
 
 type Key = Option<(usize, usize)>;
+
+/// The path of the top-level value.
+pub const ROOT_PATH: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// The path of member `key` (raw, still escaped name) of the value at `parent`: a 64-bit
+/// FNV-1a hash chain. Array elements share their array's path. Profiles match JSON fields
+/// by comparing against [`path_hash`] of their configured dotted paths.
+pub fn path_extend(parent: u64, key: &[u8]) -> u64 {
+    let mut h = (parent ^ 0x2e).wrapping_mul(FNV_PRIME); // `.` between components
+    for &b in key {
+        h = (h ^ u64::from(b)).wrapping_mul(FNV_PRIME);
+    }
+    h
+}
+
+/// The path hash of a dotted path such as `http.request.user_agent` (top-level member
+/// names joined by `.`).
+pub fn path_hash(dotted: &str) -> u64 {
+    dotted
+        .split('.')
+        .fold(ROOT_PATH, |h, k| path_extend(h, k.as_bytes()))
+}
 
 #[inline]
 fn skip_ws(line: &[u8], mut i: usize) -> usize {
@@ -121,8 +145,11 @@ fn parse_inner(line: &[u8], out: &mut Vec<Field>) -> Option<()> {
     // Per open container: is it an object, and (for arrays) the key its elements inherit.
     let mut is_obj = [false; MAX_DEPTH];
     let mut keys: [Key; MAX_DEPTH] = [None; MAX_DEPTH];
+    // Per open container: the path of the value it is (elements of an array share it).
+    let mut paths = [ROOT_PATH; MAX_DEPTH];
     let mut depth = 0usize;
     let mut key: Key = None;
+    let mut path = ROOT_PATH;
 
     let mut i = skip_ws(line, 0);
     if !matches!(line.get(i), Some(b'{' | b'[')) {
@@ -139,6 +166,7 @@ fn parse_inner(line: &[u8], out: &mut Vec<Field>) -> Option<()> {
                 let obj = open == b'{';
                 is_obj[depth] = obj;
                 keys[depth] = key;
+                paths[depth] = path;
                 depth += 1;
                 i = skip_ws(line, i + 1);
                 let close = if obj { b'}' } else { b']' };
@@ -148,6 +176,7 @@ fn parse_inner(line: &[u8], out: &mut Vec<Field>) -> Option<()> {
                 } else if obj {
                     let (k, next) = member_name(line, i)?;
                     key = Some(k);
+                    path = path_extend(paths[depth - 1], &line[k.0..k.1]);
                     i = next;
                     continue;
                 } else {
@@ -159,7 +188,7 @@ fn parse_inner(line: &[u8], out: &mut Vec<Field>) -> Option<()> {
                 if end > i + 1 {
                     out.push(Field {
                         span: i + 1..end,
-                        role: Role::JsonString { key },
+                        role: Role::JsonString { key, path },
                     });
                 }
                 i = end + 1;
@@ -168,7 +197,7 @@ fn parse_inner(line: &[u8], out: &mut Vec<Field>) -> Option<()> {
                 let end = number_end(line, i)?;
                 out.push(Field {
                     span: i..end,
-                    role: Role::JsonNumber { key },
+                    role: Role::JsonNumber { key, path },
                 });
                 i = end;
             }
@@ -189,9 +218,11 @@ fn parse_inner(line: &[u8], out: &mut Vec<Field>) -> Option<()> {
                     if obj {
                         let (k, next) = member_name(line, i + 1)?;
                         key = Some(k);
+                        path = path_extend(paths[depth - 1], &line[k.0..k.1]);
                         i = next;
                     } else {
                         key = keys[depth - 1];
+                        path = paths[depth - 1];
                         i += 1;
                     }
                     break;
@@ -333,8 +364,8 @@ mod tests {
             out.iter()
                 .map(|f| {
                     let (kind, key) = match f.role {
-                        Role::JsonString { key } => ("s", key),
-                        Role::JsonNumber { key } => ("n", key),
+                        Role::JsonString { key, .. } => ("s", key),
+                        Role::JsonNumber { key, .. } => ("n", key),
                         _ => panic!("unexpected role"),
                     };
                     (

@@ -33,12 +33,19 @@ pub enum Role {
     JsonString {
         /// Range of the member name's raw contents, if any.
         key: Option<(usize, usize)>,
+        /// Hash of the member-name path from the top ([`json::path_hash`]).
+        path: u64,
     },
     /// A JSON number token; `key` as for strings.
     JsonNumber {
         /// Range of the member name's raw contents, if any.
         key: Option<(usize, usize)>,
+        /// Hash of the member-name path from the top ([`json::path_hash`]).
+        path: u64,
     },
+    /// The time of an access log (`10/Oct/2000:13:55:36 -0700`): kept, or truncated by a
+    /// profile.
+    Time,
 }
 
 /// One field of a parsed line.

@@ -98,7 +98,8 @@ impl Redactor {
                 s.text = text;
                 s.unescaped = unescaped;
             }
-            Role::JsonString { key } => {
+            Role::Time => out.extend_from_slice(value),
+            Role::JsonString { key, .. } => {
                 let key = key.map(|(a, b)| &line[a..b]);
                 self.redact_json_string(value, key, out, s)
             }
