@@ -22,6 +22,7 @@
 //! * [`filter`] is the stdin/files → stdout pipeline, multi-threaded and order-preserving.
 #![deny(missing_docs)]
 
+pub mod config;
 pub mod filter;
 pub mod format;
 pub mod minimise;

@@ -155,6 +155,7 @@ impl Redactor {
             pseudonymiser,
             special,
             prefilter,
+            minimiser: None,
         })
     }
 }

@@ -4,6 +4,8 @@
 use super::action::parse_ip;
 use super::{Redactor, Scratch};
 use crate::format::{self, Field, Format, Role};
+use crate::minimise::profile::FieldKind;
+use crate::minimise::Minimiser;
 
 /// Member names whose JSON string values are secrets as a whole.
 const SECRET_KEYS: &[&str] = &[
@@ -78,6 +80,26 @@ impl Redactor {
 
     fn redact_field(&self, line: &[u8], field: &Field, out: &mut Vec<u8>, s: &mut Scratch) {
         let value = &line[field.span.clone()];
+        if let Some(m) = &self.minimiser {
+            let kind = match field.role {
+                Role::Client => Some(FieldKind::ClientIp),
+                Role::User => Some(FieldKind::User),
+                Role::UserAgent => Some(FieldKind::UserAgent),
+                Role::Target => Some(FieldKind::Target),
+                Role::Referrer => Some(FieldKind::Referrer),
+                Role::Time => Some(FieldKind::Time),
+                Role::JsonString { path, .. } => m.profile.json_field(path),
+                _ => None,
+            };
+            if let Some(kind) = kind {
+                if matches!(field.role, Role::JsonString { .. }) {
+                    self.minimise_json_string(m, kind, value, out, s);
+                } else {
+                    self.minimise_field(m, kind, value, out, s);
+                }
+                return;
+            }
+        }
         match field.role {
             Role::Text | Role::Target | Role::Request => self.redact_text(value, out, s),
             Role::Referrer | Role::UserAgent => self.redact_repeating(value, out, s),
@@ -107,9 +129,28 @@ impl Redactor {
         }
     }
 
+    /// A JSON string that a profile names: unescaped, minimised, escaped back.
+    fn minimise_json_string(
+        &self,
+        m: &Minimiser,
+        kind: FieldKind,
+        raw: &[u8],
+        out: &mut Vec<u8>,
+        s: &mut Scratch,
+    ) {
+        let mut unescaped = Vec::new();
+        if !format::json::unescape(raw, &mut unescaped) {
+            self.redact_text(raw, out, s);
+            return;
+        }
+        let mut text = Vec::with_capacity(unescaped.len());
+        self.minimise_field(m, kind, &unescaped, &mut text, s);
+        format::json::escape(&text, out);
+    }
+
     /// Redacts a value that repeats across lines (user agents, referrers), remembering the
     /// clean ones so the next occurrence is copied without a scan.
-    fn redact_repeating(&self, value: &[u8], out: &mut Vec<u8>, s: &mut Scratch) {
+    pub(super) fn redact_repeating(&self, value: &[u8], out: &mut Vec<u8>, s: &mut Scratch) {
         if s.clean_fields.contains(value) {
             out.extend_from_slice(value);
             return;
@@ -160,7 +201,7 @@ impl Redactor {
 
     /// The access-log user: detectors first (an e-mail stays an e-mail token); otherwise the
     /// `user` field rule applies to the whole name.
-    fn redact_user(&self, value: &[u8], out: &mut Vec<u8>, s: &mut Scratch) {
+    pub(super) fn redact_user(&self, value: &[u8], out: &mut Vec<u8>, s: &mut Scratch) {
         if value == b"-" {
             out.push(b'-');
             return;

@@ -24,6 +24,7 @@ pub mod action;
 mod compile;
 pub mod detect;
 mod line;
+mod minimise;
 mod prefilter;
 mod scan;
 pub mod stream;
@@ -33,6 +34,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use regex_automata::{meta, util::captures::Captures};
 
 use crate::format::Field;
+use crate::minimise::{agent::AgentGeneraliser, geo::GeoCache, Minimiser};
 use crate::pseudo::Pseudonymiser;
 use crate::rules::Rule;
 
@@ -53,6 +55,8 @@ pub struct Redactor {
     /// Skips the regex search on text that no built-in pattern can match; `None` when a
     /// custom regex rule is enabled (its pattern may match anything).
     prefilter: Option<prefilter::Prefilter>,
+    /// The purpose profile applied to structured fields, if any.
+    minimiser: Option<Minimiser>,
 }
 
 impl std::fmt::Debug for Redactor {
@@ -92,6 +96,10 @@ pub struct Scratch {
     /// User agents and referrers already scanned and found clean: they repeat a lot, and a
     /// clean value is clean again, so a hit here skips the scan.
     clean_fields: FxHashSet<Box<[u8]>>,
+    /// User-agent generalisations seen recently (profiles that generalise agents).
+    agents: AgentGeneraliser,
+    /// GeoIP answers seen recently (profiles that generalise addresses).
+    geo: GeoCache,
     /// Matches transformed, per rule index.
     pub counts: Vec<u64>,
 }
@@ -109,6 +117,17 @@ impl Redactor {
         &self.rules
     }
 
+    /// Applies a purpose profile to the structured fields of every line from now on.
+    pub fn with_minimiser(mut self, minimiser: Minimiser) -> Self {
+        self.minimiser = Some(minimiser);
+        self
+    }
+
+    /// The profile applied, if any.
+    pub fn minimiser(&self) -> Option<&Minimiser> {
+        self.minimiser.as_ref()
+    }
+
     /// A fresh scratch for one worker.
     pub fn scratch(&self) -> Scratch {
         Scratch {
@@ -122,6 +141,8 @@ impl Redactor {
             cache_key: Vec::new(),
             tokens: FxHashMap::default(),
             clean_fields: FxHashSet::default(),
+            agents: AgentGeneraliser::new(4096),
+            geo: GeoCache::new(16 * 1024),
             counts: vec![0; self.rules.len()],
         }
     }

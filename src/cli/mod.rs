@@ -1,0 +1,64 @@
+//! The command line: one module per subcommand, plus the loading they share.
+
+pub mod filter;
+pub mod keys;
+pub mod lookup;
+pub mod rules;
+pub mod setup;
+
+use clap::{Parser, Subcommand};
+
+/// Exit status for a bad configuration, rule file or key (sysexits EX_USAGE).
+pub const EXIT_CONFIG: u8 = 64;
+/// Exit status when an input file cannot be opened (EX_NOINPUT).
+pub const EXIT_NO_INPUT: u8 = 66;
+/// Exit status for a read or write error (EX_IOERR).
+pub const EXIT_IO: u8 = 74;
+
+/// An error with the exit status it maps to.
+pub struct Failure(pub u8, pub anyhow::Error);
+
+/// redactd keeps personal data out of logs.
+#[derive(Parser)]
+#[command(name = "redactd", version, about = "Keeps personal data out of logs.", long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Subcommand)]
+pub enum Command {
+    /// Redact log lines: stdin or FILES in, the same lines out on stdout.
+    ///
+    /// One line out per line in, same order, same format, with personal data redacted or
+    /// pseudonymised. Gzip files are read transparently. Exit status: 0 on success (also
+    /// when stdout is closed early), 64 bad configuration, rules or key, 66 an input cannot
+    /// be opened, 74 a read or write error.
+    Filter(filter::FilterArgs),
+    /// Print the pseudonyms of a value under every live key, as `filter` writes them.
+    Lookup(lookup::LookupArgs),
+    /// Manage the key store of epoch keys.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Inspect rule files.
+    #[command(subcommand)]
+    Rules(rules::RulesCommand),
+}
+
+/// Runs the command line; returns the exit status.
+pub fn run(cli: Cli) -> u8 {
+    let result = match cli.command {
+        Command::Filter(args) => filter::run(args),
+        Command::Lookup(args) => lookup::run(args),
+        Command::Keys(command) => keys::run(command),
+        Command::Rules(command) => rules::run(command),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(Failure(code, e)) => {
+            eprintln!("redactd: {e:#}");
+            code
+        }
+    }
+}

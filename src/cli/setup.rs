@@ -1,0 +1,170 @@
+//! What every command loads: the configuration, the rules, the keys, the profile; each
+//! failure maps to an exit status.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use redactd::config::Config;
+use redactd::minimise::geo::{GeoConfig, GeoDb};
+use redactd::minimise::Minimiser;
+use redactd::pseudo::keystore::{KeyStatus, KeyStore};
+use redactd::pseudo::{Key, Pseudonymiser, KEY_ENV, KEY_FILE_ENV};
+use redactd::redact::Redactor;
+use redactd::rules::{Action, RuleSet};
+
+use super::{Failure, EXIT_CONFIG};
+
+/// Options shared by the commands that redact.
+#[derive(clap::Args, Clone)]
+pub struct CommonArgs {
+    /// Configuration file [default: the shipped config/redactd.toml].
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Extra rule file(s), loaded after the shipped rules and the config's; a rule with a
+    /// shipped rule's id replaces it. Repeatable.
+    #[arg(long = "rules", value_name = "FILE")]
+    pub rule_files: Vec<PathBuf>,
+    /// Do not load the shipped rules.
+    #[arg(long)]
+    pub no_default_rules: bool,
+    /// Pseudonymisation key file (64 hex digits, mode 0600). Without it: the config's
+    /// [keys] directory, else $REDACTD_KEY, else the default key file, created on first use.
+    #[arg(long, value_name = "PATH", env = KEY_FILE_ENV)]
+    pub key_file: Option<PathBuf>,
+}
+
+/// The keys in force: the one new pseudonyms are made with, and every live one (for
+/// lookups), with their status.
+pub struct KeyRing {
+    /// The current key.
+    pub current: Key,
+    /// Every live key: id, created (RFC 3339, or `-`), status, key.
+    pub live: Vec<(String, String, &'static str, Key)>,
+}
+
+pub fn load_config(path: Option<&Path>) -> Result<Config, Failure> {
+    match path {
+        Some(p) => Config::load(p).map_err(|e| Failure(EXIT_CONFIG, e.into())),
+        None => Ok(Config::shipped()),
+    }
+}
+
+pub fn load_rules(config: &Config, args: &CommonArgs) -> Result<RuleSet, Failure> {
+    let mut set = if args.no_default_rules || !config.shipped_rules {
+        RuleSet::new()
+    } else {
+        RuleSet::shipped()
+    };
+    for file in config.rule_files.iter().chain(&args.rule_files) {
+        set.add_file(file)
+            .map_err(|e| Failure(EXIT_CONFIG, e.into()))?;
+    }
+    Ok(set)
+}
+
+/// The keys: `--key-file`, else the config's key store, else `$REDACTD_KEY`, else the
+/// default key file (created with a notice on first use).
+pub fn load_keys(config: &Config, key_file: Option<&Path>) -> Result<KeyRing, Failure> {
+    let config_err = |e: anyhow::Error| Failure(EXIT_CONFIG, e);
+    let single = |key: Key| KeyRing {
+        live: vec![(key.id(), "-".into(), "current", key.clone())],
+        current: key,
+    };
+    if let Some(path) = key_file {
+        return Ok(single(
+            Key::from_file(path).map_err(|e| config_err(e.into()))?,
+        ));
+    }
+    if let Some(keys) = &config.keys {
+        let now = SystemTime::now();
+        let store = KeyStore::open(&keys.dir).map_err(|e| config_err(e.into()))?;
+        let current = store
+            .require_current(now)
+            .map_err(|e| config_err(e.into()))?;
+        if store.status(current, now) == KeyStatus::Overdue {
+            eprintln!(
+                "redactd: key {} in {} is past its rotation date; run `redactd keys rotate`.",
+                current.id,
+                keys.dir.display()
+            );
+        }
+        let live = store
+            .live(now)
+            .map(|k| {
+                (
+                    k.id.clone(),
+                    humantime::format_rfc3339_seconds(k.created).to_string(),
+                    store.status(k, now).as_str(),
+                    k.key.clone(),
+                )
+            })
+            .collect();
+        return Ok(KeyRing {
+            current: current.key.clone(),
+            live,
+        });
+    }
+    if let Ok(hex) = std::env::var(KEY_ENV) {
+        return Ok(single(
+            Key::from_hex(&hex, KEY_ENV).map_err(|e| config_err(e.into()))?,
+        ));
+    }
+    let path = Key::default_path();
+    let (key, created) = Key::load_or_create(&path).map_err(|e| config_err(e.into()))?;
+    if created {
+        eprintln!(
+            "redactd: created a new pseudonymisation key {} (id {}, mode 0600). Keep it and back it up: the same key gives the same pseudonyms; set --key-file or ${KEY_ENV} to choose another.",
+            path.display(),
+            key.id()
+        );
+    }
+    Ok(single(key))
+}
+
+/// Builds the redactor: rules, the key when something pseudonymises, and the profile.
+pub fn build_redactor(
+    config: &Config,
+    rules: &RuleSet,
+    key_file: Option<&Path>,
+    profile: Option<&str>,
+) -> Result<Redactor, Failure> {
+    let config_err = |e: anyhow::Error| Failure(EXIT_CONFIG, e);
+    let profile = profile
+        .map(|name| {
+            config
+                .profile(name)
+                .cloned()
+                .map_err(|m| config_err(anyhow::anyhow!(m)))
+        })
+        .transpose()?;
+    let needs_key = rules
+        .rules()
+        .iter()
+        .any(|r| r.enabled && r.action == Action::Pseudonymise)
+        || profile.is_some();
+    let key = if needs_key {
+        Some(load_keys(config, key_file)?.current)
+    } else {
+        None
+    };
+    let redactor = Redactor::new(rules, key.as_ref().map(Pseudonymiser::new))
+        .map_err(|e| config_err(e.into()))?;
+    let Some(profile) = profile else {
+        return Ok(redactor);
+    };
+    let geo = if profile.needs_geoip() && config.geoip.any() {
+        let paths = GeoConfig {
+            country: config.geoip.country.clone(),
+            city: config.geoip.city.clone(),
+            asn: config.geoip.asn.clone(),
+        };
+        Some(Arc::new(
+            GeoDb::open(&paths).map_err(|e| config_err(e.into()))?,
+        ))
+    } else {
+        None
+    };
+    let minimiser = Minimiser::new(profile, key.as_ref(), geo).map_err(|e| config_err(e.into()))?;
+    Ok(redactor.with_minimiser(minimiser))
+}
