@@ -76,7 +76,8 @@ impl Key {
         Ok(Key(bytes))
     }
 
-    /// Reads a key file, refusing one that group or others can read.
+    /// Reads a key file, refusing one that group or others can read. The file holds the
+    /// 64 hex digits, or is a key store record (its `secret = "…"` line is used).
     pub fn from_file(path: &Path) -> Result<Self, KeyError> {
         let io = |source| KeyError::Io {
             path: path.to_path_buf(),
@@ -84,7 +85,13 @@ impl Key {
         };
         check_private(path)?;
         let text = fs::read_to_string(path).map_err(io)?;
-        Key::from_hex(&text, &path.display().to_string())
+        let secret = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("secret"))
+            .and_then(|rest| rest.trim().strip_prefix('='))
+            .map(|v| v.trim().trim_matches('"'))
+            .unwrap_or(&text);
+        Key::from_hex(secret, &path.display().to_string())
     }
 
     /// Generates a fresh random key.
