@@ -1,9 +1,13 @@
 //! Criterion benches of the engine's hot paths: clean text, access-log lines, PII-dense
 //! text, and whole-line redaction per format. `cargo bench --bench engine`.
 
+use std::hint::black_box;
+use std::net::IpAddr;
+
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
 use redactd::format::Format;
+use redactd::pseudo::ipcrypt::{IpCryptDeterministic, IpCryptPfx};
 use redactd::pseudo::{Key, Pseudonymiser};
 use redactd::redact::Redactor;
 use redactd::rules::RuleSet;
@@ -95,5 +99,27 @@ fn bench_pseudonymise(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_text, bench_lines, bench_pseudonymise);
+fn bench_ipcrypt(c: &mut Criterion) {
+    let det = IpCryptDeterministic::new(&[7; 16]);
+    let key: [u8; 32] = std::array::from_fn(|i| i as u8);
+    let pfx = IpCryptPfx::new(&key).unwrap();
+    let v4: IpAddr = "203.0.113.9".parse().unwrap();
+    let v6: IpAddr = "2a00:1450:4009:81f::200e".parse().unwrap();
+    let mut group = c.benchmark_group("redactd::pseudo::ipcrypt");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("deterministic/v4", |b| {
+        b.iter(|| det.encrypt(black_box(v4)))
+    });
+    group.bench_function("pfx/v4", |b| b.iter(|| pfx.encrypt(black_box(v4))));
+    group.bench_function("pfx/v6", |b| b.iter(|| pfx.encrypt(black_box(v6))));
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_text,
+    bench_lines,
+    bench_pseudonymise,
+    bench_ipcrypt
+);
 criterion_main!(benches);
