@@ -115,11 +115,71 @@ fn bench_ipcrypt(c: &mut Criterion) {
     group.finish();
 }
 
+fn bench_geo(c: &mut Criterion) {
+    use redactd::minimise::geo::{GeoCache, GeoConfig, GeoDb};
+    use std::net::IpAddr;
+
+    let shared = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/geoip/");
+    let config = GeoConfig {
+        country: None,
+        city: Some(format!("{shared}geolite2-city-2018/GeoLite2-City.mmdb").into()),
+        asn: Some(format!("{shared}maxmind-test/GeoLite2-ASN-Test.mmdb").into()),
+    };
+    let db = match GeoDb::open(&config) {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("skipping redactd::minimise::geo: {e}");
+            return;
+        }
+    };
+    // Clients from the Elastic example access log, one not in the database.
+    let ips: Vec<IpAddr> = [
+        "83.149.9.216",
+        "66.249.73.135",
+        "46.105.14.53",
+        "130.237.218.86",
+        "75.97.9.59",
+        "50.16.19.13",
+        "209.85.238.199",
+        "100.43.83.137",
+        "87.158.133.11",
+        "2001:41d0:8:f69::1",
+        "10.77.20.248",
+    ]
+    .iter()
+    .map(|s| s.parse().unwrap())
+    .collect();
+    let mut group = c.benchmark_group("redactd::minimise::geo");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("lookup/cold", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i = (i + 1) % ips.len();
+            db.lookup(ips[i])
+        })
+    });
+    group.bench_function("lookup/cached", |b| {
+        let mut cache = GeoCache::new(1024);
+        let mut out = Vec::with_capacity(32);
+        let mut i = 0;
+        b.iter(|| {
+            i = (i + 1) % ips.len();
+            out.clear();
+            cache
+                .lookup(&db, ips[i])
+                .render(Default::default(), &mut out);
+            out.len()
+        })
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
     bench_text,
     bench_lines,
     bench_pseudonymise,
-    bench_ipcrypt
+    bench_ipcrypt,
+    bench_geo
 );
 criterion_main!(benches);

@@ -613,33 +613,491 @@ impl GeoCache {
 }
 
 #[cfg(test)]
-mod probe {
+mod tests {
     use super::*;
-    #[test]
-    fn probe() {
-        let db = GeoDb::open(&GeoConfig {
-            city: Some(
-                concat!(
-                    env!("CARGO_MANIFEST_DIR"),
-                    "/../shared/geoip/geolite2-city-2018/GeoLite2-City.mmdb"
-                )
-                .into(),
-            ),
-            ..Default::default()
+
+    macro_rules! test_db {
+        ($name:literal) => {
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../shared/geoip/maxmind-test/",
+                $name
+            )
+        };
+    }
+    const COUNTRY: &str = test_db!("GeoIP2-Country-Test.mmdb");
+    const CITY: &str = test_db!("GeoIP2-City-Test.mmdb");
+    const ASN: &str = test_db!("GeoLite2-ASN-Test.mmdb");
+    const CITY_2018: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/geoip/geolite2-city-2018/GeoLite2-City.mmdb"
+    );
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn open(country: Option<&str>, city: Option<&str>, asn: Option<&str>) -> GeoDb {
+        GeoDb::open(&GeoConfig {
+            country: country.map(PathBuf::from),
+            city: city.map(PathBuf::from),
+            asn: asn.map(PathBuf::from),
         })
-        .unwrap();
-        for ip in [
-            "83.149.9.216",
-            "66.249.73.135",
-            "46.105.14.53",
-            "130.237.218.86",
-            "75.97.9.59",
-            "50.16.19.13",
-            "209.85.238.199",
-            "100.43.83.137",
-            "::ffff:83.149.9.216",
+        .unwrap()
+    }
+
+    fn info(
+        country: Option<&str>,
+        city: Option<&str>,
+        asn: Option<u32>,
+        org: Option<&str>,
+    ) -> GeoInfo {
+        GeoInfo {
+            country: country.map(str::to_owned),
+            city: city.map(str::to_owned),
+            asn,
+            as_org: org.map(str::to_owned),
+        }
+    }
+
+    fn spaced(db: &GeoDb, addr: &str) -> String {
+        let mut out = Vec::new();
+        db.generalise(ip(addr), &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    fn token(db: &GeoDb, addr: &str) -> String {
+        let mut out = Vec::new();
+        db.generalise_token(ip(addr), &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn shared_across_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<GeoDb>();
+        assert_send_sync::<GeoSnapshot>();
+        fn assert_send<T: Send>() {}
+        assert_send::<GeoCache>();
+    }
+
+    /// Expectations from `GeoIP2-Country-Test.json`: `::81.2.69.142/127` GB,
+    /// `::89.160.20.112/124` SE, `::216.160.83.56/125` US, `::217.65.48.0/125` GI,
+    /// `2001:218::/32` JP.
+    #[test]
+    fn country_test_db() {
+        let db = open(Some(COUNTRY), None, None);
+        for (addr, cc) in [
+            ("81.2.69.142", "GB"),
+            ("81.2.69.143", "GB"),
+            ("89.160.20.112", "SE"),
+            ("216.160.83.56", "US"),
+            ("217.65.48.1", "GI"),
+            ("2001:218::1", "JP"),
         ] {
-            println!("{ip} {:?}", db.lookup(ip.parse().unwrap()));
+            assert_eq!(
+                db.lookup(ip(addr)),
+                info(Some(cc), None, None, None),
+                "{addr}"
+            );
+        }
+        // Not in the file (it has ::214.1.1.0/24 without a country and 214.78.120.0/22).
+        assert_eq!(db.lookup(ip("214.0.0.1")), GeoInfo::default());
+    }
+
+    /// Expectations from `GeoIP2-City-Test.json`: `::81.2.69.142/127` GB London,
+    /// `::89.160.20.112/124` SE Linköping, `::216.160.83.56/125` US Milton,
+    /// `::2.125.160.216/125` GB Boxford, `::214.0.0.0/120` SG Singapore,
+    /// `::149.101.100.0/124` US without a city.
+    #[test]
+    fn city_test_db() {
+        let db = open(None, Some(CITY), None);
+        for (addr, cc, city) in [
+            ("81.2.69.142", "GB", Some("London")),
+            ("89.160.20.112", "SE", Some("Linköping")),
+            ("216.160.83.56", "US", Some("Milton")),
+            ("2.125.160.216", "GB", Some("Boxford")),
+            ("214.0.0.1", "SG", Some("Singapore")),
+            ("149.101.100.1", "US", None),
+        ] {
+            assert_eq!(
+                db.lookup(ip(addr)),
+                info(Some(cc), city, None, None),
+                "{addr}"
+            );
+        }
+    }
+
+    /// Expectations from `GeoLite2-ASN-Test.json`: `89.160.20.112/29` AS29518 "Bredband2 AB",
+    /// `1.128.0.0/11` AS1221 "Telstra Pty Ltd", `216.160.83.56/29` AS209 with no organisation.
+    #[test]
+    fn asn_test_db() {
+        let db = open(None, None, Some(ASN));
+        assert_eq!(
+            db.lookup(ip("89.160.20.112")),
+            info(None, None, Some(29518), Some("Bredband2 AB"))
+        );
+        assert_eq!(
+            db.lookup(ip("1.128.0.1")),
+            info(None, None, Some(1221), Some("Telstra Pty Ltd"))
+        );
+        assert_eq!(
+            db.lookup(ip("216.160.83.56")),
+            info(None, None, Some(209), None)
+        );
+        assert_eq!(db.lookup(ip("81.2.69.142")), GeoInfo::default());
+    }
+
+    #[test]
+    fn all_three_combined_and_rendered() {
+        let db = open(Some(COUNTRY), Some(CITY), Some(ASN));
+        assert_eq!(
+            db.lookup(ip("89.160.20.112")),
+            info(
+                Some("SE"),
+                Some("Linköping"),
+                Some(29518),
+                Some("Bredband2 AB")
+            )
+        );
+        assert_eq!(spaced(&db, "89.160.20.112"), "SE AS29518");
+        assert_eq!(token(&db, "89.160.20.112"), "SE-AS29518");
+        assert_eq!(spaced(&db, "81.2.69.142"), "GB");
+        assert_eq!(token(&db, "81.2.69.142"), "GB");
+        assert_eq!(spaced(&db, "1.128.0.1"), "AS1221");
+        assert_eq!(token(&db, "1.128.0.1"), "AS1221");
+        assert_eq!(spaced(&db, "2001:218::1"), "JP");
+        // Not in the country DB: the country comes from the city DB. The ASN test DB has
+        // `214.0.0.0/8` as AS721 "DoD Network Information Center".
+        assert_eq!(
+            db.lookup(ip("214.0.0.1")),
+            info(
+                Some("SG"),
+                Some("Singapore"),
+                Some(721),
+                Some("DoD Network Information Center")
+            )
+        );
+        assert_eq!(token(&db, "214.0.0.1"), "SG-AS721");
+        // IPv4-mapped IPv6 is looked up as IPv4.
+        assert_eq!(
+            db.lookup(ip("::ffff:89.160.20.112")),
+            db.lookup(ip("89.160.20.112"))
+        );
+    }
+
+    #[test]
+    fn unknown_and_private_addresses() {
+        let db = open(Some(COUNTRY), Some(CITY), Some(ASN));
+        for addr in [
+            "10.0.0.1",
+            "::1",
+            "127.0.0.1",
+            "192.168.1.1",
+            "8.8.8.8",
+            "fe80::1",
+        ] {
+            assert_eq!(db.lookup(ip(addr)), GeoInfo::default(), "{addr}");
+            assert_eq!(spaced(&db, addr), "-");
+            assert_eq!(token(&db, addr), "-");
+        }
+        // Nothing configured: every lookup is empty.
+        let none = GeoDb::open(&GeoConfig::default()).unwrap();
+        assert_eq!(none.lookup(ip("89.160.20.112")), GeoInfo::default());
+        assert_eq!(spaced(&none, "89.160.20.112"), "-");
+    }
+
+    /// Real clients from `corpus/access/elastic-examples_apache_logs.log`, looked up once in
+    /// the July 2018 GeoLite2-City and pinned (they agree with the shared README's table).
+    #[test]
+    fn real_2018_city_db() {
+        let db = open(None, Some(CITY_2018), None);
+        for (addr, cc, city) in [
+            ("83.149.9.216", "RU", Some("Moscow")),
+            ("66.249.73.135", "US", Some("Mountain View")),
+            ("46.105.14.53", "FR", None),
+            ("130.237.218.86", "SE", Some("Taby")),
+            ("75.97.9.59", "US", Some("Lititz")),
+            ("50.16.19.13", "US", Some("Ashburn")),
+            ("2001:41d0:8:f69::1", "FR", Some("Paris")),
+        ] {
+            assert_eq!(
+                db.lookup(ip(addr)),
+                info(Some(cc), city, None, None),
+                "{addr}"
+            );
+        }
+        assert_eq!(spaced(&db, "83.149.9.216"), "RU");
+        assert_eq!(db.lookup(ip("10.77.20.248")), GeoInfo::default());
+    }
+
+    #[test]
+    fn missing_file_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("no-such.mmdb");
+        let err = GeoDb::open(&GeoConfig {
+            asn: Some(path.clone()),
+            ..GeoConfig::default()
+        })
+        .unwrap_err();
+        assert!(
+            matches!(&err, GeoError::Io { kind: DbKind::Asn, path: p, source }
+                if *p == path && source.kind() == std::io::ErrorKind::NotFound),
+            "{err:?}"
+        );
+        let msg = err.to_string();
+        assert!(
+            msg.contains(&*path.to_string_lossy()) && msg.contains("ASN"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn corrupt_file_is_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut garbage = vec![0u8; 64 * 1024];
+        getrandom::getrandom(&mut garbage).unwrap();
+        let real = std::fs::read(COUNTRY).unwrap();
+        for (name, bytes) in [
+            ("random.mmdb", garbage),
+            ("empty.mmdb", Vec::new()),
+            ("truncated.mmdb", real[..real.len() / 2].to_vec()),
+            ("metadata-only.mmdb", real[real.len() - 300..].to_vec()),
+        ] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            let err = GeoDb::open(&GeoConfig {
+                country: Some(path.clone()),
+                ..GeoConfig::default()
+            })
+            .unwrap_err();
+            assert!(
+                matches!(&err, GeoError::Invalid { kind: DbKind::Country, path: p, .. } if *p == path),
+                "{name}: {err:?}"
+            );
+            assert!(err.to_string().contains(&*path.to_string_lossy()), "{err}");
+        }
+    }
+
+    #[test]
+    fn wrong_kind_of_database_is_an_error() {
+        for config in [
+            GeoConfig {
+                country: Some(ASN.into()),
+                ..GeoConfig::default()
+            },
+            GeoConfig {
+                asn: Some(CITY.into()),
+                ..GeoConfig::default()
+            },
+        ] {
+            let err = GeoDb::open(&config).unwrap_err();
+            assert!(matches!(err, GeoError::WrongType { .. }), "{err:?}");
+            assert!(err.to_string().contains("maxmind-test"), "{err}");
+        }
+        // A City database can serve as the country database.
+        let db = open(Some(CITY), None, None);
+        assert_eq!(
+            db.lookup(ip("214.0.0.1")),
+            info(Some("SG"), None, None, None)
+        );
+    }
+
+    /// Replaces `path` atomically, as a database updater does: write a temporary file in the
+    /// same directory, then rename it over the old one.
+    fn replace(path: &Path, bytes: &[u8]) {
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, bytes).unwrap();
+        std::fs::rename(&tmp, path).unwrap();
+    }
+
+    #[test]
+    fn reload_swaps_in_a_changed_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("country.mmdb");
+        std::fs::copy(COUNTRY, &path).unwrap();
+        let db = open(Some(path.to_str().unwrap()), None, None);
+        let gi = info(Some("GI"), None, None, None);
+        let sg = info(Some("SG"), None, None, None);
+        assert_eq!(db.lookup(ip("217.65.48.1")), gi);
+        assert_eq!(db.lookup(ip("214.0.0.1")), GeoInfo::default());
+        assert_eq!(db.reload_if_changed().unwrap(), 0);
+        let before = db.snapshot();
+        let gen0 = db.generation();
+
+        // The City test DB has 214.0.0.0/24 (SG) and not 217.65.48.0/29 (GI).
+        replace(&path, &std::fs::read(CITY).unwrap());
+        assert_eq!(db.reload_if_changed().unwrap(), 1);
+        assert_eq!(db.lookup(ip("217.65.48.1")), GeoInfo::default());
+        assert_eq!(db.lookup(ip("214.0.0.1")), sg);
+        assert_ne!(db.generation(), gen0);
+        assert_eq!(db.snapshot().generation(), db.generation());
+        // A snapshot taken before the reload keeps answering from the old file.
+        assert_eq!(before.lookup(ip("217.65.48.1")), gi);
+        assert_eq!(db.reload_if_changed().unwrap(), 0);
+
+        // Garbage keeps the old reader and reports the error, once.
+        let gen1 = db.generation();
+        replace(&path, b"this is not a MaxMind database");
+        let err = db.reload_if_changed().unwrap_err();
+        assert!(
+            matches!(&err, GeoError::Invalid { path: p, .. } if *p == path),
+            "{err:?}"
+        );
+        assert_eq!(db.lookup(ip("214.0.0.1")), sg);
+        assert_eq!(db.generation(), gen1);
+        assert_eq!(db.reload_if_changed().unwrap(), 0);
+
+        // A deleted file likewise keeps the old reader.
+        std::fs::remove_file(&path).unwrap();
+        let err = db.reload_if_changed().unwrap_err();
+        assert!(matches!(err, GeoError::Io { .. }), "{err:?}");
+        assert_eq!(db.lookup(ip("214.0.0.1")), sg);
+
+        // A good file again is picked up.
+        replace(&path, &std::fs::read(COUNTRY).unwrap());
+        assert_eq!(db.reload_if_changed().unwrap(), 1);
+        assert_eq!(db.lookup(ip("217.65.48.1")), gi);
+    }
+
+    #[test]
+    fn reload_only_touches_changed_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let country = dir.path().join("country.mmdb");
+        let asn = dir.path().join("asn.mmdb");
+        std::fs::copy(COUNTRY, &country).unwrap();
+        std::fs::copy(ASN, &asn).unwrap();
+        let db = open(
+            Some(country.to_str().unwrap()),
+            None,
+            Some(asn.to_str().unwrap()),
+        );
+        assert_eq!(spaced(&db, "89.160.20.112"), "SE AS29518");
+        let asn_before = Arc::as_ptr(db.snapshot().0.asn.as_ref().unwrap());
+        replace(&country, &std::fs::read(CITY).unwrap());
+        assert_eq!(db.reload_if_changed().unwrap(), 1);
+        assert_eq!(
+            Arc::as_ptr(db.snapshot().0.asn.as_ref().unwrap()),
+            asn_before
+        );
+        assert_eq!(spaced(&db, "214.0.0.1"), "SG AS721");
+        assert_eq!(spaced(&db, "89.160.20.112"), "SE AS29518");
+    }
+
+    #[test]
+    fn lookups_run_while_reloading() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("country.mmdb");
+        std::fs::copy(COUNTRY, &path).unwrap();
+        let db = open(Some(path.to_str().unwrap()), None, None);
+        let (country, city) = (
+            std::fs::read(COUNTRY).unwrap(),
+            std::fs::read(CITY).unwrap(),
+        );
+        let done = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let (db, done) = (&db, &done);
+            let reader = s.spawn(move || {
+                let mut n = 0;
+                while !done.load(Ordering::Relaxed) {
+                    // Both files agree on this one.
+                    assert_eq!(
+                        db.lookup(ip("89.160.20.112")).country.as_deref(),
+                        Some("SE")
+                    );
+                    n += 1;
+                }
+                n
+            });
+            for i in 0..20 {
+                replace(&path, if i % 2 == 0 { &city } else { &country });
+                assert_eq!(db.reload_if_changed().unwrap(), 1);
+            }
+            done.store(true, Ordering::Relaxed);
+            assert!(reader.join().unwrap() > 0);
+        });
+    }
+
+    #[test]
+    fn cache_hits_bounds_and_invalidation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("country.mmdb");
+        std::fs::copy(COUNTRY, &path).unwrap();
+        let db = open(Some(path.to_str().unwrap()), None, None);
+        let mut cache = GeoCache::new(2);
+        assert!(cache.is_empty());
+        let first = cache.lookup(&db, ip("217.65.48.1")).clone();
+        assert_eq!(first, info(Some("GI"), None, None, None));
+        assert_eq!(cache.lookup(&db, ip("217.65.48.1")), &first);
+        assert_eq!(
+            cache.lookup(&db, ip("217.65.48.1")),
+            &db.lookup(ip("217.65.48.1"))
+        );
+        assert_eq!(cache.len(), 1);
+        // The mapped form shares the entry.
+        assert_eq!(cache.lookup(&db, ip("::ffff:217.65.48.1")), &first);
+        assert_eq!(cache.len(), 1);
+
+        // Bounded: never more than `capacity` entries.
+        for addr in [
+            "81.2.69.142",
+            "89.160.20.112",
+            "216.160.83.56",
+            "10.0.0.1",
+            "::1",
+        ] {
+            let expected = db.lookup(ip(addr));
+            assert_eq!(cache.lookup(&db, ip(addr)), &expected, "{addr}");
+            assert!(cache.len() <= 2);
+        }
+        assert_eq!(cache.lookup(&db, ip("::1")), &GeoInfo::default());
+
+        // A reload invalidates it.
+        cache.lookup(&db, ip("217.65.48.1"));
+        replace(&path, &std::fs::read(CITY).unwrap());
+        assert_eq!(db.reload_if_changed().unwrap(), 1);
+        assert_eq!(cache.lookup(&db, ip("217.65.48.1")), &GeoInfo::default());
+        assert_eq!(cache.len(), 1);
+        assert_eq!(
+            cache.lookup(&db, ip("214.0.0.1")),
+            &info(Some("SG"), None, None, None)
+        );
+
+        let mut out = Vec::new();
+        cache.generalise(&db, ip("214.0.0.1"), Style::Token, &mut out);
+        assert_eq!(out, b"SG");
+
+        // A cache moved to another database does not serve the first one's answers.
+        let other = open(Some(COUNTRY), None, None);
+        assert_eq!(cache.lookup(&other, ip("214.0.0.1")), &GeoInfo::default());
+    }
+
+    #[test]
+    fn rendering() {
+        let render = |i: &GeoInfo, style| {
+            let mut out = Vec::new();
+            i.render(style, &mut out);
+            String::from_utf8(out).unwrap()
+        };
+        let both = info(Some("GB"), Some("London"), Some(2856), Some("BT"));
+        assert_eq!(render(&both, Style::Spaced), "GB AS2856");
+        assert_eq!(render(&both, Style::Token), "GB-AS2856");
+        assert_eq!(
+            render(&info(None, None, Some(0), None), Style::Spaced),
+            "AS0"
+        );
+        assert_eq!(
+            render(&info(None, None, Some(u32::MAX), None), Style::Token),
+            "AS4294967295"
+        );
+        assert_eq!(
+            render(&info(None, Some("London"), None, None), Style::Spaced),
+            "-"
+        );
+        assert_eq!(render(&GeoInfo::default(), Style::Token), "-");
+        assert_eq!(iso_code(Some("GB")), Some("GB".to_owned()));
+        for bad in ["gb", "GBR", "G", "", "G B", "G\n"] {
+            assert_eq!(iso_code(Some(bad)), None, "{bad:?}");
         }
     }
 }
