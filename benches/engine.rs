@@ -174,12 +174,80 @@ fn bench_geo(c: &mut Criterion) {
     group.finish();
 }
 
+const UA_CHROME: &[u8] = b"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
+
+fn bench_minimise_agent(c: &mut Criterion) {
+    use redactd::minimise::agent::AgentGeneraliser;
+    let mut group = c.benchmark_group("redactd::minimise::agent");
+    group.bench_function("generalise/cold", |b| {
+        b.iter_batched_ref(
+            || (AgentGeneraliser::new(1024), Vec::with_capacity(64)),
+            |(g, out)| {
+                g.generalise(UA_CHROME, out);
+                out.len()
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("generalise/cached", |b| {
+        let mut g = AgentGeneraliser::new(1024);
+        let mut out = Vec::with_capacity(64);
+        g.generalise(UA_CHROME, &mut out);
+        b.iter(|| {
+            out.clear();
+            g.generalise(UA_CHROME, &mut out);
+            out.len()
+        })
+    });
+    group.finish();
+}
+
+fn bench_minimise_uri(c: &mut Criterion) {
+    use redactd::minimise::uri::{minimise_referrer, minimise_target, UriPolicy};
+    let policy = UriPolicy {
+        allow: vec!["page".into(), "utm_source".into()],
+        own_hosts: vec!["www.example-shop.co.uk".into()],
+        ..UriPolicy::default()
+    };
+    let mut scan = |t: &[u8], out: &mut Vec<u8>| out.extend_from_slice(t);
+    let mut group = c.benchmark_group("redactd::minimise::uri");
+    group.bench_function("minimise_target/template_allowlist", |b| {
+        let mut out = Vec::with_capacity(256);
+        b.iter(|| {
+            out.clear();
+            minimise_target(
+                &policy,
+                b"/users/jane.doe%40example.com/orders/12345?page=2&token=abc&q=red+shoes",
+                &mut out,
+                &mut scan,
+            );
+            out.len()
+        })
+    });
+    group.bench_function("minimise_referrer/origin", |b| {
+        let mut out = Vec::with_capacity(256);
+        b.iter(|| {
+            out.clear();
+            minimise_referrer(
+                &policy,
+                b"https://www.google.com/search?q=jane+doe+address",
+                &mut out,
+                &mut scan,
+            );
+            out.len()
+        })
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
     bench_text,
     bench_lines,
     bench_pseudonymise,
     bench_ipcrypt,
-    bench_geo
+    bench_geo,
+    bench_minimise_agent,
+    bench_minimise_uri
 );
 criterion_main!(benches);
