@@ -240,8 +240,56 @@ fn bench_minimise_uri(c: &mut Criterion) {
     group.finish();
 }
 
+/// Whole-record minimisation: the first 2,000 lines of the shared Apache corpus under each
+/// shipped profile (GeoLite2-City 2018 + the ASN test database), against no profile.
+fn bench_profiles(c: &mut Criterion) {
+    use redactd::config::Config;
+    use redactd::minimise::geo::{GeoConfig, GeoDb};
+    use redactd::minimise::Minimiser;
+    let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
+    let Ok(log) =
+        std::fs::read_to_string(shared.join("corpus/access/elastic-examples_apache_logs.log"))
+    else {
+        eprintln!("skipping profile benches: ../shared/corpus not found");
+        return;
+    };
+    let lines: Vec<&str> = log.lines().take(2000).collect();
+    let bytes: usize = lines.iter().map(|l| l.len() + 1).sum();
+    let geo = GeoConfig {
+        country: None,
+        city: Some(shared.join("geoip/geolite2-city-2018/GeoLite2-City.mmdb")),
+        asn: Some(shared.join("geoip/maxmind-test/GeoLite2-ASN-Test.mmdb")),
+    };
+    let geo = std::sync::Arc::new(GeoDb::open(&geo).unwrap());
+    let key = Key::from_bytes([9; 32]);
+    let config = Config::shipped();
+    let mut group = c.benchmark_group("redactd::minimise::profile");
+    group.throughput(Throughput::Bytes(bytes as u64));
+    for name in ["none", "security", "analytics"] {
+        let mut r = redactor();
+        if let Ok(profile) = config.profile(name) {
+            r = r.with_minimiser(
+                Minimiser::new(profile.clone(), Some(&key), Some(geo.clone())).unwrap(),
+            );
+        }
+        group.bench_function(format!("apache_logs_2000/{name}"), |b| {
+            let mut s = r.scratch();
+            let mut out = Vec::with_capacity(bytes * 2);
+            b.iter(|| {
+                out.clear();
+                for line in &lines {
+                    r.redact_line(line.as_bytes(), Format::Auto, &mut out, &mut s);
+                }
+                out.len()
+            })
+        });
+    }
+    group.finish();
+}
+
 criterion_group!(
     benches,
+    bench_profiles,
     bench_text,
     bench_lines,
     bench_pseudonymise,

@@ -45,10 +45,17 @@ impl Redactor {
         normalise(rule.kind, value, &mut s.normalised);
         let start = out.len();
         p.token(&rule.token, &s.normalised, out);
-        if s.tokens.len() >= TOKEN_CACHE_ENTRIES {
-            s.tokens.clear();
+        s.remember_token(out[start..].into());
+    }
+}
+
+impl Scratch {
+    /// Caches `token` under the current `cache_key`, starting over when the cache is full.
+    pub(super) fn remember_token(&mut self, token: Box<[u8]>) {
+        if self.tokens.len() >= TOKEN_CACHE_ENTRIES {
+            self.tokens.clear();
         }
-        s.tokens.insert(s.cache_key.clone(), out[start..].into());
+        self.tokens.insert(self.cache_key.clone(), token);
     }
 }
 

@@ -126,18 +126,31 @@ impl Redactor {
                 Some(rule) => self.apply(rule, written, out, s),
                 None => out.push(b'-'),
             },
-            IpPolicy::IpCrypt => match &m.ipcrypt {
-                Some(c) => {
-                    let _ = write!(out, "{}", c.encrypt(ip));
+            IpPolicy::IpCrypt | IpPolicy::IpCryptPfx => {
+                // Addresses repeat: remember their encryptions in the worker's token cache,
+                // under a key no rule index can produce.
+                s.cache_key.clear();
+                let mode = u8::from(m.profile.client_ip == IpPolicy::IpCryptPfx);
+                s.cache_key.extend_from_slice(&[0xff, 0xff, 0xff, mode]);
+                s.cache_key.extend_from_slice(written);
+                if let Some(done) = s.tokens.get(s.cache_key.as_slice()) {
+                    out.extend_from_slice(done);
+                    return;
                 }
-                None => out.push(b'-'),
-            },
-            IpPolicy::IpCryptPfx => match &m.ipcrypt_pfx {
-                Some(c) => {
-                    let _ = write!(out, "{}", c.encrypt(ip));
+                let start = out.len();
+                let encrypted = match (&m.profile.client_ip, &m.ipcrypt, &m.ipcrypt_pfx) {
+                    (IpPolicy::IpCrypt, Some(c), _) => Some(c.encrypt(ip)),
+                    (IpPolicy::IpCryptPfx, _, Some(c)) => Some(c.encrypt(ip)),
+                    _ => None,
+                };
+                match encrypted {
+                    Some(e) => {
+                        let _ = write!(out, "{e}");
+                    }
+                    None => out.push(b'-'),
                 }
-                None => out.push(b'-'),
-            },
+                s.remember_token(out[start..].into());
+            }
             IpPolicy::Generalise => match &m.geo {
                 Some(db) => s.geo.generalise(db, ip, Style::Token, out),
                 None => out.push(b'-'),
