@@ -265,3 +265,42 @@ fn one_record_minimised_for_every_profile_leaks_nothing_of_the_raw_values() {
         }
     }
 }
+
+#[test]
+fn a_configured_geoip_database_that_is_missing_or_corrupt_stops_start_up_with_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let corrupt = dir.path().join("corrupt.mmdb");
+    std::fs::write(&corrupt, b"not a maxmind database at all").unwrap();
+    for (db, needle) in [
+        (dir.path().join("missing.mmdb"), "missing.mmdb"),
+        (corrupt.clone(), "corrupt.mmdb"),
+    ] {
+        let config = dir.path().join("redactd.toml");
+        let text = format!(
+            "[geoip]\ncountry = \"{}\"\n[profile.a]\npurpose = \"p\"\nlawful_basis = \"b\"\nretention_days = 1\nclient_ip = \"generalise\"\n",
+            db.display()
+        );
+        std::fs::write(&config, text).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_redactd"))
+            .args(["filter", "--profile", "a", "-c"])
+            .arg(&config)
+            .env("REDACTD_KEY", "44".repeat(32))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(64));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{err}");
+    }
+}
+
+#[test]
+fn a_profile_that_generalises_without_geoip_is_refused() {
+    let err = Minimiser::new(
+        Config::shipped().profile("analytics").unwrap().clone(),
+        None,
+        None,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("[geoip]"), "{err}");
+}
