@@ -1,36 +1,17 @@
 //! `redactd filter` as a user runs it: files, gzip, pipes, closed stdout, keys, errors.
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+mod common;
+
+use common::{output_with_stdin, redactd};
+
 const KEY: &str = "2222222222222222222222222222222222222222222222222222222222222222";
 
-fn redactd(home: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_redactd"));
-    cmd.env_remove("REDACTD_KEY")
-        .env_remove("REDACTD_KEY_FILE")
-        .env("HOME", home)
-        .env_remove("XDG_CONFIG_HOME");
-    cmd
-}
-
 fn run_with_stdin(mut cmd: Command, stdin: &[u8]) -> std::process::Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    let data = stdin.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = input.write_all(&data);
-    });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    out
+    output_with_stdin(&mut cmd, stdin)
 }
 
 const SAMPLE: &str = "203.0.113.9 - - [10/Oct/2023:13:55:36 +0000] \"GET /a?email=jane%40example.com HTTP/1.1\" 200 5 \"-\" \"curl/8.0\"\nplain text line with jane@example.com\n";

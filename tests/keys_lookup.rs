@@ -2,35 +2,17 @@
 //! `redactd lookup`, `redactd filter -c` with a key directory.
 
 use std::path::Path;
+mod common;
+
 use std::process::{Command, Output, Stdio};
+
+use common::{output_with_stdin, redactd};
 use std::time::{Duration, SystemTime};
 
 use redactd::pseudo::keystore::{KeyPolicy, KeyStore};
 
-fn redactd(home: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_redactd"));
-    cmd.env_remove("REDACTD_KEY")
-        .env_remove("REDACTD_KEY_FILE")
-        .env("HOME", home)
-        .env_remove("XDG_CONFIG_HOME");
-    cmd
-}
-
 fn run(cmd: &mut Command, stdin: &str) -> Output {
-    use std::io::Write;
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = output_with_stdin(cmd, stdin.as_bytes());
     assert!(
         out.status.success(),
         "{:?}: {}",
