@@ -202,9 +202,15 @@ impl KeyStore {
         self.keys.iter().filter(move |k| k.destroy_after > now)
     }
 
-    /// The key new pseudonyms are made with: the newest live key created at or before `now`.
+    /// The key new pseudonyms are made with: the newest live key created at or before `now`
+    /// whose use has not ended (a rotation ends the previous key's use, even within the
+    /// same second); failing that, the newest live key (overdue: rotate).
     pub fn current(&self, now: SystemTime) -> Option<&EpochKey> {
-        self.live(now).filter(|k| k.created <= now).last()
+        let started = || self.live(now).filter(|k| k.created <= now);
+        started()
+            .filter(|k| k.use_until > now)
+            .last()
+            .or_else(|| started().last())
     }
 
     /// The current key, or an error naming the directory.

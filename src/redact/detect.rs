@@ -111,6 +111,12 @@ pub static BUILTINS: &[Builtin] = &[
         check: check_name_param,
     },
     Builtin {
+        name: "login_user",
+        kind: ValueKind::Name,
+        pattern: LOGIN_USER,
+        check: check_login_user,
+    },
+    Builtin {
         name: "uk_bank_account",
         kind: ValueKind::BankAccount,
         pattern: UK_BANK_ACCOUNT,
@@ -221,6 +227,20 @@ const SECRET_PARAM: &str = concat!(
     r#"(?P<value>[^\s&;,"'\\}]+)"#,
 );
 
+/// Login names in system logs (sshd, PAM, sudo, su, home directories); the name is
+/// `value`. The check drops well-known system accounts and non-log contexts.
+const LOGIN_USER: &str = concat!(
+    r"(?:\b(?:Accepted|Failed|Postponed) (?:password|publickey|keyboard-interactive/pam|none|hostbased|gssapi-with-mic) for (?:invalid user |illegal user )?",
+    r"|\b(?:[Ii]nvalid|[Ii]llegal) user ",
+    r"|\bsession (?:opened|closed) for user ",
+    r"|\bfor user ",
+    r"|\b(?:ruser|logname|user)=",
+    r"|/home/)",
+    r"(?P<value>[A-Za-z_][A-Za-z0-9._-]{0,31})",
+    r"|[A-Za-z_][A-Za-z0-9._-]{0,31} : (?:TTY=|[0-9]+ incorrect password attempt)",
+    r"|\bby [A-Za-z_][A-Za-z0-9._-]{0,31}\(uid=",
+);
+
 /// Query/form parameters naming a person; the value is `value`.
 const NAME_PARAM: &str = concat!(
     r"(?i:\b(?:name|fullname|full_name|first_name|firstname|last_name|lastname|surname",
@@ -271,19 +291,19 @@ const CARD: &str = concat!(
 /// UK numbers: the group shapes Ofcom numbers are written in (national, `(0…)`,
 /// `+44`/`%2B44` with optional `(0)`); `+` is accepted as a URL-encoded space.
 const PHONE_UK: &str = concat!(
-    r"(?:\+|%2[Bb])44[ +-]?(?:\(0\)[ +-]?)?(?:[1-9][0-9]{8,9}",
-    r"|[1-9][0-9][ +-][0-9]{4}[ +-][0-9]{4}",
-    r"|[1-9][0-9]{1,3}[ +-][0-9]{3}[ +-][0-9]{3,4}",
-    r"|[1-9][0-9]{1,4}[ +-][0-9]{4,8})",
-    r"|\(0[1-9][0-9]{1,4}\)[ +-]?[0-9]{3,4}[ +-]?[0-9]{3,4}",
+    r"(?:\+|%2[Bb])44[ +.-]?(?:\(0\)[ +.-]?)?(?:[1-9][0-9]{8,9}",
+    r"|[1-9][0-9][ +.-][0-9]{4}[ +.-][0-9]{4}",
+    r"|[1-9][0-9]{1,3}[ +.-][0-9]{3}[ +.-][0-9]{3,4}",
+    r"|[1-9][0-9]{1,4}[ +.-][0-9]{4,8})",
+    r"|\(0[1-9][0-9]{1,4}\)[ +.-]?[0-9]{3,4}[ +.-]?[0-9]{3,4}",
     r"|\b0[1-9](?:[0-9]{8,9}",
-    r"|[0-9][ +-][0-9]{4}[ +-][0-9]{4}",
-    r"|[0-9][ +-][0-9]{8}",
-    r"|[0-9]{2}[ +-][0-9]{3}[ +-][0-9]{3,4}",
-    r"|[0-9]{2}[ +-][0-9]{6,7}",
-    r"|[0-9]{3}[ +-][0-9]{5,6}",
-    r"|[0-9]{3}[ +-][0-9]{3}[ +-][0-9]{3}",
-    r"|[0-9]{4}[ +-][0-9]{4,5})",
+    r"|[0-9][ +.-][0-9]{4}[ +.-][0-9]{4}",
+    r"|[0-9][ +.-][0-9]{8}",
+    r"|[0-9]{2}[ +.-][0-9]{3}[ +.-][0-9]{3,4}",
+    r"|[0-9]{2}[ +.-][0-9]{6,7}",
+    r"|[0-9]{3}[ +.-][0-9]{5,6}",
+    r"|[0-9]{3}[ +.-][0-9]{3}[ +.-][0-9]{3}",
+    r"|[0-9]{4}[ +.-][0-9]{4,5})",
 );
 
 /// `+` or `%2B`, a country code not starting with 0, digit groups with single separators.
@@ -560,6 +580,14 @@ fn check_secret_param(hay: &[u8], span: Range<usize>) -> Verdict {
         end = span.start + p;
     }
     let value = &hay[span.start..end];
+    // `PWD=/home/jdoe` in sudo logs is the working directory, not a password.
+    let name_is_pwd = hay[..span.start]
+        .trim_ascii_end()
+        .strip_suffix(b"=")
+        .is_some_and(|n| n.len() >= 3 && n[n.len() - 3..].eq_ignore_ascii_case(b"pwd"));
+    if name_is_pwd && matches!(value.first(), Some(b'/' | b'~')) {
+        return Verdict::Reject(span.start);
+    }
     if value.is_empty()
         || NON_SECRET_LITERALS
             .iter()
@@ -591,6 +619,77 @@ fn check_name_param(hay: &[u8], span: Range<usize>) -> Verdict {
     }
     if before(hay, n) == Some(b'-') {
         return Verdict::Reject(span.start + 1);
+    }
+    Verdict::Accept(span)
+}
+
+// ───────────────────────────── login names ─────────────────────────────
+
+/// Accounts every system has; seeing them in a log identifies nobody, and security teams
+/// need them (brute-force attempts on `admin`, `root`, `oracle`, …).
+const SYSTEM_ACCOUNTS: &[&[u8]] = &[
+    b"root",
+    b"admin",
+    b"administrator",
+    b"daemon",
+    b"bin",
+    b"sys",
+    b"nobody",
+    b"www-data",
+    b"sshd",
+    b"ubuntu",
+    b"debian",
+    b"centos",
+    b"ec2-user",
+    b"pi",
+    b"guest",
+    b"test",
+    b"user",
+    b"oracle",
+    b"postgres",
+    b"mysql",
+    b"git",
+    b"ftp",
+    b"ftpuser",
+    b"support",
+    b"backup",
+    b"operator",
+    b"mail",
+    b"postfix",
+    b"nagios",
+    b"jenkins",
+    b"deploy",
+    b"ansible",
+    b"docker",
+    b"unknown",
+    b"invalid",
+];
+
+/// Login names: after `user=` only outside URL queries; system accounts are kept. The
+/// sudo form (`jdoe : TTY=…`) and the su/PAM form (`by jdoe(uid=`) have no `value` group:
+/// they arrive as the whole match and are narrowed to the name.
+fn check_login_user(hay: &[u8], span: Range<usize>) -> Verdict {
+    let reject = Verdict::Reject(span.start + 1);
+    let mut span = span;
+    if let Some(colon) = hay[span.clone()].windows(3).position(|w| w == b" : ") {
+        span = span.start..span.start + colon;
+    } else if hay[span.clone()].starts_with(b"by ") && hay[span.clone()].ends_with(b"(uid=") {
+        span = span.start + 3..span.end - 5;
+    }
+    let name = &hay[span.clone()];
+    if name.len() < 2
+        || SYSTEM_ACCOUNTS.iter().any(|a| a.eq_ignore_ascii_case(name))
+        || name.ends_with(b".")
+    {
+        return reject;
+    }
+    if ends_with_ci(hay, span.start, b"user=") && !hay[..span.start].ends_with(b"ruser=") {
+        let before_key = span.start.checked_sub(6).map(|i| hay[i]);
+        if before_key.is_some_and(|b| {
+            matches!(b, b'?' | b'&' | b'_' | b'.' | b'-') || b.is_ascii_alphanumeric()
+        }) {
+            return reject;
+        }
     }
     Verdict::Accept(span)
 }
@@ -1116,10 +1215,15 @@ fn e164_end(hay: &[u8], s: usize) -> Option<usize> {
         }
         n += g - i;
         end = Some((g, n));
-        if matches!(at(hay, g), Some(b' ' | b'-'))
-            && at(hay, g + 1).is_some_and(|b| b.is_ascii_digit())
-        {
-            i = g + 1;
+        // One separator (space, dash, dot), or a parenthesised area code: `+1 (415) 555-2671`.
+        let sep = match (at(hay, g), at(hay, g + 1)) {
+            (Some(b' ' | b'-' | b'.' | b'('), Some(d)) if d.is_ascii_digit() => 1,
+            (Some(b')'), Some(b' ' | b'-' | b'.')) | (Some(b' '), Some(b'(')) => 2,
+            (Some(b')'), Some(d)) if d.is_ascii_digit() => 1,
+            _ => 0,
+        };
+        if sep > 0 && at(hay, g + sep).is_some_and(|b| b.is_ascii_digit()) {
+            i = g + sep;
         } else {
             break;
         }

@@ -4,7 +4,8 @@
 //! Every built-in pattern needs at least one of these in its match: a digit, `@`, `%`, `\`,
 //! `:` or `=` (numbers, e-mail in all its forms, IPv6, URLs, `name=value` and `name: value`
 //! secrets), or one of the words `Bearer`/`Basic` (bare credentials, in the three casings
-//! the `auth_header` pattern accepts) or `eyJ` (JWTs). A test checks this against the
+//! the `auth_header` pattern accepts), `eyJ` (JWTs), or the phrases that introduce a login
+//! name in system logs (`Accepted `, `Invalid user `, `for user `, `/home/`, …). A test checks this against the
 //! patterns on generated text; when a detector changes, that test says whether this list
 //! must change too.
 //!
@@ -16,7 +17,21 @@ use aho_corasick::AhoCorasick;
 
 /// Words whose presence means a built-in pattern may match.
 const TRIGGER_WORDS: &[&str] = &[
-    "Bearer", "bearer", "BEARER", "Basic", "basic", "BASIC", "eyJ",
+    "Bearer",
+    "bearer",
+    "BEARER",
+    "Basic",
+    "basic",
+    "BASIC",
+    "eyJ",
+    // login names in system logs (`login_user`)
+    "Accepted ",
+    "Failed ",
+    "Postponed ",
+    "nvalid user ",
+    "llegal user ",
+    "for user ",
+    "/home/",
 ];
 
 const LOW: u64 = 0x0101_0101_0101_0101;
@@ -96,7 +111,7 @@ mod tests {
         /// Whenever any built-in pattern finds a candidate, the prefilter lets it through.
         #[test]
         fn prefilter_never_hides_a_candidate(
-            text in r"([a-zA-Z .,;:=@%+/\\_-]|[0-9]|bearer |Basic |BEARER |eyJ|Authorization|password|WHMCSAU|sid){0,40}"
+            text in r"([a-zA-Z .,;:=@%+/\\_-]|[0-9]|bearer |Basic |BEARER |eyJ|Authorization|Accepted password for |Invalid user |session opened for user |/home/| by |user=|password|WHMCSAU|sid){0,40}"
         ) {
             let re = builtin_regex();
             if re.is_match(text.as_bytes()) {

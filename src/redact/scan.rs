@@ -39,7 +39,9 @@ impl Redactor {
                             PatternID::new_unchecked(m.pattern().as_usize()),
                         ));
                         re.search_captures_with(cache, &input, caps);
-                        caps.get_group(group).map(|sp| sp.range())
+                        // A pattern whose matching alternative has no `value` group hands
+                        // its whole match to the check.
+                        Some(caps.get_group(group).map_or(m.range(), |sp| sp.range()))
                     }
                 };
                 let verdict = match span {

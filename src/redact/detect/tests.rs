@@ -108,7 +108,7 @@ fn all_patterns_compile_and_names_are_unique() {
         assert!(BUILTINS[..i].iter().all(|o| o.name != b.name), "{}", b.name);
         assert!(b.pattern.is_ascii(), "{}", b.name);
     }
-    assert_eq!(BUILTINS.len(), 17);
+    assert_eq!(BUILTINS.len(), 18);
     assert!(builtin("email").is_some());
     assert!(builtin("nope").is_none());
 }
