@@ -20,12 +20,15 @@
 //! * [`redact`] is the engine: it knows nothing of I/O, threads or metrics and returns counts.
 //! * [`format`] splits a log line into its fields and renders it back in the same format.
 //! * [`filter`] is the stdin/files → stdout pipeline, multi-threaded and order-preserving.
+//! * [`proxy`] is the reverse proxy: one minimised access record per request, optional
+//!   response-body DLP.
 #![deny(missing_docs)]
 
 pub mod config;
 pub mod filter;
 pub mod format;
 pub mod minimise;
+pub mod proxy;
 pub mod pseudo;
 pub mod redact;
 pub mod rules;

@@ -280,7 +280,7 @@ fn text_cases_stream_redacted_in_two_chunks_equal_whole_at_every_split() {
             out
         };
         for split in 1..text.len() {
-            let mut stream = StreamRedactor::new(&r, 64);
+            let mut stream = StreamRedactor::new(&*r, 64);
             let mut out = Vec::new();
             stream.push(&text[..split], &mut out, &mut s);
             stream.push(&text[split..], &mut out, &mut s);

@@ -3,6 +3,7 @@
 pub mod filter;
 pub mod keys;
 pub mod lookup;
+pub mod proxy;
 pub mod rules;
 pub mod setup;
 
@@ -36,6 +37,13 @@ pub enum Command {
     /// when stdout is closed early), 64 bad configuration, rules or key, 66 an input cannot
     /// be opened, 74 a read or write error.
     Filter(filter::FilterArgs),
+    /// Reverse proxy in front of a web service: one minimised access record per request
+    /// (JSON lines on stdout), optional response-body DLP.
+    ///
+    /// Stops accepting on SIGTERM or Ctrl-C and drains in-flight requests up to
+    /// --drain-secs. Exit status: 0 after a clean stop, 64 bad configuration, rules, key or
+    /// TLS files, 74 the address cannot be bound.
+    Proxy(Box<proxy::ProxyArgs>),
     /// Print the pseudonyms of a value under every live key, as `filter` writes them.
     Lookup(lookup::LookupArgs),
     /// Manage the key store of epoch keys.
@@ -51,6 +59,7 @@ pub fn run(cli: Cli) -> u8 {
     let result = match cli.command {
         Command::Filter(args) => filter::run(args),
         Command::Lookup(args) => lookup::run(args),
+        Command::Proxy(args) => proxy::run(*args),
         Command::Keys(command) => keys::run(command),
         Command::Rules(command) => rules::run(command),
     };

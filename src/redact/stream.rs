@@ -7,24 +7,29 @@
 //! longer than `window`, the output is the same as redacting the whole stream at once,
 //! however the input is split; a partial secret is never emitted.
 
+use std::borrow::Borrow;
+
 use super::{Redactor, Scratch};
 
 /// Bytes before the cut kept as context for word boundaries and checks' look-behind.
 const CONTEXT_BYTES: usize = 64;
 
 /// Incremental redaction of chunked text. One per stream.
+///
+/// `R` is how the redactor is held: `&Redactor` for a stream that lives inside one
+/// function, `Arc<Redactor>` for one that must be `'static` (a response body).
 #[derive(Debug)]
-pub struct StreamRedactor<'r> {
-    redactor: &'r Redactor,
+pub struct StreamRedactor<R: Borrow<Redactor>> {
+    redactor: R,
     window: usize,
     buf: Vec<u8>,
     /// Bytes at the front of `buf` already emitted, kept only as context.
     emitted: usize,
 }
 
-impl<'r> StreamRedactor<'r> {
+impl<R: Borrow<Redactor>> StreamRedactor<R> {
     /// A stream redactor whose matches may be up to `window` bytes long (at least 64).
-    pub fn new(redactor: &'r Redactor, window: usize) -> Self {
+    pub fn new(redactor: R, window: usize) -> Self {
         StreamRedactor {
             redactor,
             window: window.max(64),
@@ -44,7 +49,7 @@ impl<'r> StreamRedactor<'r> {
         if self.pending() < 2 * self.window {
             return;
         }
-        self.redactor.scan_from(&self.buf, self.emitted, s);
+        self.redactor.borrow().scan_from(&self.buf, self.emitted, s);
         let limit = self.buf.len() - self.window;
         let Some(cut) = self.cut_point(limit, s) else {
             return;
@@ -57,7 +62,7 @@ impl<'r> StreamRedactor<'r> {
 
     /// Emits everything still pending; the stream is over.
     pub fn finish(&mut self, out: &mut Vec<u8>, s: &mut Scratch) {
-        self.redactor.scan_from(&self.buf, self.emitted, s);
+        self.redactor.borrow().scan_from(&self.buf, self.emitted, s);
         self.emit(self.buf.len(), out, s);
         self.buf.clear();
         self.emitted = 0;
@@ -93,6 +98,7 @@ impl<'r> StreamRedactor<'r> {
         for h in hits.iter().filter(|h| h.end <= cut) {
             out.extend_from_slice(&self.buf[at..h.start]);
             self.redactor
+                .borrow()
                 .apply(h.rule, &self.buf[h.start..h.end], out, s);
             at = h.end;
         }

@@ -259,6 +259,12 @@ impl RuleSet {
         &self.rules
     }
 
+    /// Keeps only the rules for which `keep` returns true (e.g. one category for response-body
+    /// DLP), in their order.
+    pub fn retain(&mut self, keep: impl FnMut(&Rule) -> bool) {
+        self.rules.retain(keep);
+    }
+
     /// Loads a rule file from disk.
     pub fn add_file(&mut self, path: &Path) -> Result<(), RuleError> {
         let name = path.display().to_string();

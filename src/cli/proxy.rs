@@ -1,0 +1,181 @@
+//! `redactd proxy`: a reverse proxy that writes one minimised access record per request.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::anyhow;
+use redactd::proxy::{self, Cidr, Limits, ProxyConfig, TlsFiles};
+
+use super::setup::{build_redactor, load_config, load_rules, CommonArgs};
+use super::{Failure, EXIT_CONFIG, EXIT_IO};
+
+/// Arguments of `proxy`.
+#[derive(clap::Args)]
+pub struct ProxyArgs {
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// The upstream service: http://host:port or https://host:port.
+    #[arg(long, value_name = "URL")]
+    upstream: http::Uri,
+    /// TLS certificate chain (PEM); with --tls-key, serves HTTPS (HTTP/1.1 and HTTP/2).
+    /// Re-read when the file changes.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Extra CA certificate(s) (PEM) for an HTTPS upstream, besides the webpki roots.
+    #[arg(long, value_name = "PEM")]
+    upstream_ca: Option<PathBuf>,
+    /// Purpose profile of the configuration applied to each record (e.g. `security`).
+    #[arg(long, value_name = "NAME")]
+    profile: Option<String>,
+    /// Peers whose X-Forwarded-For / Forwarded headers are believed (CIDR). Repeatable.
+    #[arg(long = "trusted-proxy", value_name = "CIDR")]
+    trusted_proxies: Vec<Cidr>,
+    /// Mask card numbers, IBANs and account numbers in text, JSON and XML response bodies.
+    /// Compressed bodies are passed unchanged (and counted).
+    #[arg(long)]
+    dlp: bool,
+    /// Request header copied into the record (its value is still redacted). Repeatable;
+    /// default: accept, content-type, accept-language.
+    #[arg(long = "log-header", value_name = "NAME")]
+    log_headers: Vec<http::HeaderName>,
+    /// Worker threads [default: all cores].
+    #[arg(long, value_name = "N")]
+    workers: Option<usize>,
+    /// Seconds to receive a request head (408 after).
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    header_timeout_secs: u64,
+    /// Largest request head in bytes (431 above).
+    #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024)]
+    max_header_bytes: usize,
+    /// Largest request body in bytes (413 above).
+    #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024 * 1024)]
+    max_body_bytes: u64,
+    /// Seconds to connect to the upstream (504 after; 502 when refused).
+    #[arg(long, value_name = "SECS", default_value_t = 5)]
+    connect_timeout_secs: u64,
+    /// Seconds to the upstream's response head (504 after).
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    response_timeout_secs: u64,
+    /// Open client connections at most (503 above).
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    max_connections: usize,
+    /// Seconds in-flight requests may finish after SIGTERM / Ctrl-C.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    drain_secs: u64,
+    /// Records waiting to be written at most; more are dropped and counted.
+    #[arg(long, value_name = "N", default_value_t = 65_536)]
+    queue: usize,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+/// Runs `proxy` until SIGTERM or Ctrl-C.
+pub fn run(args: ProxyArgs) -> Result<(), Failure> {
+    let config_err = |e: anyhow::Error| Failure(EXIT_CONFIG, e);
+    let config = load_config(args.common.config.as_deref())?;
+    let rules = load_rules(&config, &args.common)?;
+    let key_file = args.common.key_file.as_deref();
+    let redactor = Arc::new(build_redactor(
+        &config,
+        &rules,
+        key_file,
+        args.profile.as_deref(),
+    )?);
+    let dlp = if args.dlp {
+        let financial = proxy::dlp_rules(&rules);
+        if financial.rules().iter().all(|r| !r.enabled) {
+            return Err(config_err(anyhow!("--dlp: no financial rule is enabled")));
+        }
+        Some(Arc::new(build_redactor(
+            &config, &financial, key_file, None,
+        )?))
+    } else {
+        None
+    };
+    let mut pc = ProxyConfig::new(args.listen, args.upstream, redactor);
+    pc.tls = match (args.tls_cert, args.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+        _ => None,
+    };
+    pc.upstream_ca = args.upstream_ca;
+    pc.trusted_proxies = args.trusted_proxies;
+    pc.dlp = dlp;
+    if !args.log_headers.is_empty() {
+        pc.log_headers = args.log_headers;
+    }
+    pc.queue_capacity = args.queue;
+    pc.limits = Limits {
+        header_read_timeout: Duration::from_secs(args.header_timeout_secs),
+        max_header_bytes: args.max_header_bytes,
+        max_body_bytes: args.max_body_bytes,
+        connect_timeout: Duration::from_secs(args.connect_timeout_secs),
+        response_timeout: Duration::from_secs(args.response_timeout_secs),
+        max_connections: args.max_connections,
+        drain: Duration::from_secs(args.drain_secs),
+        ..Limits::default()
+    };
+
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = args.workers {
+        rt.worker_threads(n.max(1));
+    }
+    let rt = rt
+        .enable_all()
+        .build()
+        .map_err(|e| Failure(EXIT_IO, e.into()))?;
+    rt.block_on(async move {
+        let upstream = pc.upstream.clone();
+        let server = proxy::serve(pc, shutdown_signal()).await.map_err(|e| {
+            let code = match e {
+                proxy::ServeError::Bind { .. } | proxy::ServeError::Writer(_) => EXIT_IO,
+                _ => EXIT_CONFIG,
+            };
+            Failure(code, e.into())
+        })?;
+        eprintln!(
+            "redactd: proxy listening on {} → {upstream}.",
+            server.local_addr()
+        );
+        let stats = server.stats();
+        server.wait().await;
+        eprintln!(
+            "redactd: proxy stopped: {} requests, {} records written, {} dropped (queue full), {} refused connections, {} DLP bodies, {} compressed bodies passed unscanned.",
+            stats.requests(),
+            stats.records(),
+            stats.records_dropped(),
+            stats.connections_refused(),
+            stats.dlp_bodies(),
+            stats.dlp_compressed_passed()
+        );
+        Ok(())
+    })
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    eprintln!("redactd: shutting down: no new connections, draining.");
+}

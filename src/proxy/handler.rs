@@ -1,0 +1,472 @@
+//! One request: capture what the record needs, check limits, rewrite headers for the
+//! upstream (hop-by-hop removed, forwarding headers set, request id), forward, and map the
+//! upstream's answer or failure to the client's response. Upgrades (WebSocket) are joined
+//! into a byte tunnel after both sides agree on 101.
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Request, Response, StatusCode, Version};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+
+use super::body::{BoxError, DlpBody, RequestBody, ResponseBody};
+use super::net;
+use super::record::{Capture, RecordGuard};
+use super::{ConnInfo, Shared};
+
+/// What the client gets back.
+pub(crate) type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
+
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const FORWARDED: HeaderName = HeaderName::from_static("forwarded");
+
+/// Headers that describe one hop and are never forwarded.
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "proxy-authenticate",
+    "proxy-authorization",
+];
+
+fn protocol(v: Version) -> &'static str {
+    match v {
+        Version::HTTP_09 => "HTTP/0.9",
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_2 => "HTTP/2",
+        Version::HTTP_3 => "HTTP/3",
+        _ => "HTTP/1.1",
+    }
+}
+
+fn header_str(h: &HeaderMap, name: HeaderName) -> Option<String> {
+    h.get(name)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+}
+
+/// An incoming request id is kept when it is short and plain; else one is made.
+fn valid_request_id(v: &HeaderValue) -> bool {
+    let b = v.as_bytes();
+    !b.is_empty()
+        && b.len() <= 128
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b':'))
+}
+
+/// The user name of `Authorization: Basic …` (the password is never kept).
+fn basic_user(h: &HeaderMap) -> Option<String> {
+    let v = h.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = v.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64_decode(rest.trim())?;
+    let colon = decoded.iter().position(|&c| c == b':')?;
+    Some(String::from_utf8_lossy(&decoded[..colon]).into_owned())
+}
+
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in s.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            b'=' => break,
+            _ => return None,
+        };
+        acc = (acc << 6) | v as u32;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
+}
+
+/// Removes hop-by-hop headers, including those the `Connection` header names.
+fn strip_hop_by_hop(h: &mut HeaderMap) {
+    let named: Vec<HeaderName> = h
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    for n in named {
+        h.remove(n);
+    }
+    for n in HOP_BY_HOP {
+        h.remove(*n);
+    }
+}
+
+fn is_upgrade(req: &Request<Incoming>) -> bool {
+    req.version() == Version::HTTP_11
+        && req.headers().contains_key(header::UPGRADE)
+        && req
+            .headers()
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+}
+
+/// An IP for a `Forwarded` node: IPv6 quoted in brackets.
+fn forwarded_node(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => format!("\"[{v6}]\""),
+    }
+}
+
+/// A small text response that carries the request's record.
+fn error_response(
+    status: StatusCode,
+    mut guard: RecordGuard,
+    error: &'static str,
+) -> Response<ProxyBody> {
+    guard.capture().status = status.as_u16();
+    guard.capture().error = Some(error);
+    let id = guard.capture().request_id.clone();
+    let text = format!(
+        "{} {}\n",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    );
+    let body = ResponseBody::new(Full::new(Bytes::from(text)), guard).boxed_unsync();
+    let mut resp = Response::new(body);
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert(X_REQUEST_ID, v);
+    }
+    resp
+}
+
+/// Whether DLP scans bodies of this content type: text, JSON and XML.
+fn dlp_eligible(content_type: Option<&HeaderValue>) -> bool {
+    let Some(ct) = content_type.and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let ct = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    ct.starts_with("text/")
+        || ct == "application/json"
+        || ct.ends_with("+json")
+        || ct == "application/xml"
+        || ct.ends_with("+xml")
+        || ct == "application/x-ndjson"
+        || ct == "application/javascript"
+}
+
+/// The upstream error that best explains a failed request: a connect timeout is a timeout.
+fn is_timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::TimedOut {
+                return true;
+            }
+        }
+        if err.to_string().contains("timed out") || err.to_string().contains("timeout") {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
+/// Handles one request; never fails (every failure is a response with a record).
+pub(crate) async fn handle(
+    shared: Arc<Shared>,
+    conn: Arc<ConnInfo>,
+    mut req: Request<Incoming>,
+) -> Result<Response<ProxyBody>, Infallible> {
+    let start = Instant::now();
+    shared
+        .stats
+        .requests
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let headers = req.headers();
+    let client_ip = net::client_address(conn.peer.ip(), &shared.trusted, headers);
+    let peer_trusted = shared
+        .trusted
+        .iter()
+        .any(|c| c.contains(net::canonical(conn.peer.ip())));
+    let host = match req.uri().authority() {
+        Some(a) if req.version() == Version::HTTP_2 => a.as_str().to_string(),
+        _ => header_str(headers, header::HOST).unwrap_or_default(),
+    };
+    let request_id = match headers.get(X_REQUEST_ID) {
+        Some(v) if valid_request_id(v) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
+        _ => shared.request_id(),
+    };
+    let logged_headers = shared
+        .log_headers
+        .iter()
+        .filter_map(|name| {
+            let values: Vec<String> = headers
+                .get_all(name)
+                .iter()
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .collect();
+            (!values.is_empty()).then(|| (name.as_str().to_string(), values.join(", ")))
+        })
+        .collect();
+    let capture = Capture {
+        time: Some(SystemTime::now()),
+        client_ip: Some(client_ip),
+        user: basic_user(headers),
+        method: req.method().as_str().to_string(),
+        scheme: conn.scheme,
+        host: host.clone(),
+        url: req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/".into()),
+        protocol: protocol(req.version()),
+        status: 0,
+        user_agent: header_str(headers, header::USER_AGENT),
+        referrer: header_str(headers, header::REFERER),
+        request_id: request_id.clone(),
+        tls_version: conn.tls_version,
+        headers: logged_headers,
+        upstream_ms: None,
+        error: None,
+    };
+    let mut guard = RecordGuard::new(shared.recorder.clone(), start, capture);
+
+    // Body limit, when the length is declared.
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > shared.limits.max_body_bytes) {
+        return Ok(error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            guard,
+            "body_limit",
+        ));
+    }
+
+    let upgrade = is_upgrade(&req);
+    let upgrade_value = req.headers().get(header::UPGRADE).cloned();
+    let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
+
+    let (mut parts, body) = req.into_parts();
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .cloned()
+        .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/"));
+    parts.uri = match http::Uri::builder()
+        .scheme(shared.scheme.clone())
+        .authority(shared.authority.clone())
+        .path_and_query(path_and_query)
+        .build()
+    {
+        Ok(u) => u,
+        Err(_) => return Ok(error_response(StatusCode::BAD_REQUEST, guard, "bad_target")),
+    };
+    let was_h2 = parts.version == Version::HTTP_2;
+    parts.version = Version::HTTP_11;
+    let h = &mut parts.headers;
+    strip_hop_by_hop(h);
+    if upgrade {
+        if let Some(v) = upgrade_value {
+            h.insert(header::UPGRADE, v);
+        }
+        h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    }
+    if was_h2 || !h.contains_key(header::HOST) {
+        if let Ok(v) = HeaderValue::from_str(&host) {
+            h.insert(header::HOST, v);
+        }
+    }
+    // Forwarding headers: extend the chain from a trusted peer, start it afresh otherwise.
+    let peer_ip = net::canonical(conn.peer.ip());
+    let xff = match (
+        peer_trusted,
+        h.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()),
+    ) {
+        (true, Some(prev)) => format!("{prev}, {peer_ip}"),
+        _ => peer_ip.to_string(),
+    };
+    let proto = match (peer_trusted, h.get(&X_FORWARDED_PROTO)) {
+        (true, Some(v)) => v.clone(),
+        _ => HeaderValue::from_static(conn.scheme),
+    };
+    let mut fwd = format!("for={};proto={}", forwarded_node(peer_ip), conn.scheme);
+    if !host.is_empty() && host.bytes().all(|c| c.is_ascii_graphic() && c != b'"') {
+        fwd.push_str(";host=\"");
+        fwd.push_str(&host);
+        fwd.push('"');
+    }
+    let forwarded = match (
+        peer_trusted,
+        h.get(&FORWARDED).and_then(|v| v.to_str().ok()),
+    ) {
+        (true, Some(prev)) => format!("{prev}, {fwd}"),
+        _ => fwd,
+    };
+    if !peer_trusted {
+        h.remove(&X_FORWARDED_FOR);
+        h.remove(&FORWARDED);
+    }
+    if let Ok(v) = HeaderValue::from_str(&xff) {
+        h.insert(X_FORWARDED_FOR, v);
+    }
+    h.insert(X_FORWARDED_PROTO, proto);
+    if let Ok(v) = HeaderValue::from_str(&forwarded) {
+        h.insert(FORWARDED, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        h.insert(X_REQUEST_ID, v);
+    }
+
+    let over = Arc::new(AtomicBool::new(false));
+    let body = RequestBody::new(
+        body,
+        guard.request_bytes.clone(),
+        shared.limits.max_body_bytes,
+        over.clone(),
+    );
+    let upstream_req = Request::from_parts(parts, body);
+
+    let sent = Instant::now();
+    let result = tokio::time::timeout(
+        shared.limits.response_timeout,
+        shared.client.request(upstream_req),
+    )
+    .await;
+    let mut resp = match result {
+        Err(_) => {
+            return Ok(error_response(
+                StatusCode::GATEWAY_TIMEOUT,
+                guard,
+                "upstream_timeout",
+            ))
+        }
+        Ok(Err(e)) => {
+            if over.load(Ordering::Relaxed) {
+                return Ok(error_response(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    guard,
+                    "body_limit",
+                ));
+            }
+            if e.is_connect() {
+                if is_timed_out(&e) {
+                    return Ok(error_response(
+                        StatusCode::GATEWAY_TIMEOUT,
+                        guard,
+                        "upstream_connect_timeout",
+                    ));
+                }
+                return Ok(error_response(
+                    StatusCode::BAD_GATEWAY,
+                    guard,
+                    "upstream_connect",
+                ));
+            }
+            return Ok(error_response(
+                StatusCode::BAD_GATEWAY,
+                guard,
+                "upstream_error",
+            ));
+        }
+        Ok(Ok(resp)) => resp,
+    };
+    guard.capture().upstream_ms = Some(sent.elapsed().as_secs_f64() * 1000.0);
+    guard.capture().status = resp.status().as_u16();
+
+    if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+        if let Some(client_upgrade) = client_upgrade {
+            let upstream_upgrade = hyper::upgrade::on(&mut resp);
+            tokio::spawn(async move {
+                let (c, u) = tokio::join!(client_upgrade, upstream_upgrade);
+                if let (Ok(c), Ok(u)) = (c, u) {
+                    let mut c = TokioIo::new(c);
+                    let mut u = TokioIo::new(u);
+                    let _ = tokio::io::copy_bidirectional(&mut c, &mut u).await;
+                }
+            });
+            // The record covers the handshake; the tunnel's bytes are not the request's.
+            guard.finish();
+            let (mut parts, _) = resp.into_parts();
+            let upgrade_value = parts.headers.get(header::UPGRADE).cloned();
+            strip_hop_by_hop(&mut parts.headers);
+            if let Some(v) = upgrade_value {
+                parts.headers.insert(header::UPGRADE, v);
+            }
+            parts
+                .headers
+                .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+            let body = ResponseBody::new(Empty::<Bytes>::new(), guard).boxed_unsync();
+            return Ok(Response::from_parts(parts, body));
+        }
+    }
+
+    let (mut parts, body) = resp.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
+    if !parts.headers.contains_key(&X_REQUEST_ID) {
+        if let Ok(v) = HeaderValue::from_str(&request_id) {
+            parts.headers.insert(X_REQUEST_ID, v);
+        }
+    }
+    let mut body: ProxyBody = body.map_err(BoxError::from).boxed_unsync();
+    if let Some(dlp) = &shared.dlp {
+        let has_body = guard.capture().method != "HEAD"
+            && parts.status != StatusCode::NO_CONTENT
+            && parts.status != StatusCode::NOT_MODIFIED;
+        if has_body && dlp_eligible(parts.headers.get(header::CONTENT_TYPE)) {
+            let encoded = parts
+                .headers
+                .get(header::CONTENT_ENCODING)
+                .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"));
+            if encoded {
+                // Compressed: passed unchanged, and counted.
+                shared
+                    .stats
+                    .dlp_compressed_passed
+                    .fetch_add(1, Ordering::Relaxed);
+            } else {
+                shared.stats.dlp_bodies.fetch_add(1, Ordering::Relaxed);
+                parts.headers.remove(header::CONTENT_LENGTH);
+                body = DlpBody::new(body, dlp.clone()).boxed_unsync();
+            }
+        }
+    }
+    Ok(Response::from_parts(
+        parts,
+        ResponseBody::new(body, guard).boxed_unsync(),
+    ))
+}

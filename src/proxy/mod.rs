@@ -1,0 +1,627 @@
+//! The reverse proxy: hyper 1.x on tokio in front of one upstream, capturing one minimised
+//! access record per request.
+//!
+//! ```text
+//!  client ──TCP/TLS──► accept loop ──► connection task ──► handler ──HTTP/1.1 pool──► upstream
+//!   (h1, h2, TLS        (limit on       (first head read     (forwarding headers,
+//!    1.2/1.3, ALPN)      connections)    under deadline)      limits, DLP body)
+//!                                                             │
+//!                          RecordGuard (in the request task) ─┘ redact_line(JSON) ──►
+//!                          bounded queue (try_send; full → dropped, counted) ──► writer thread
+//! ```
+//!
+//! * [`serve`] binds, spawns the accept loop and returns a [`Server`] with the bound address;
+//!   the loop stops accepting when the shutdown future resolves and drains in-flight
+//!   connections up to [`Limits::drain`].
+//! * Records are minimised inside the request task (see [`record`]); nothing raw is queued.
+//! * This module knows no pattern logic: it calls the engine ([`crate::redact`]).
+
+mod body;
+mod handler;
+mod net;
+pub mod record;
+mod tls;
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use hyper::body::Incoming;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::redact::Redactor;
+
+pub use body::{BodyTooLarge, BoxError};
+pub use net::{Cidr, CidrError};
+pub use record::RecordSink;
+pub use tls::{TlsError, TlsFiles};
+
+use net::{Head, IoState, Rewind};
+use record::{Capture, RecordGuard, Recorder};
+
+/// Limits and timeouts. Every one has a clean answer when hit.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Time to receive a whole request head (slowloris); 408 when exceeded. Also the idle
+    /// keep-alive timeout of HTTP/1 connections.
+    pub header_read_timeout: Duration,
+    /// Largest request head; 431 when exceeded.
+    pub max_header_bytes: usize,
+    /// Largest request body; 413 when exceeded (by `Content-Length` or while streaming).
+    pub max_body_bytes: u64,
+    /// Time to connect to the upstream; 504 when exceeded (502 when refused).
+    pub connect_timeout: Duration,
+    /// Time from sending the request to the upstream's response head; 504 when exceeded.
+    pub response_timeout: Duration,
+    /// Idle time after which pooled upstream connections are closed.
+    pub upstream_idle: Duration,
+    /// Open client connections at most; further connections get a 503 and are closed.
+    pub max_connections: usize,
+    /// How long in-flight requests may finish after shutdown begins.
+    pub drain: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            header_read_timeout: Duration::from_secs(10),
+            max_header_bytes: 16 * 1024,
+            max_body_bytes: 16 * 1024 * 1024,
+            connect_timeout: Duration::from_secs(5),
+            response_timeout: Duration::from_secs(60),
+            upstream_idle: Duration::from_secs(90),
+            max_connections: 10_000,
+            drain: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What [`serve`] needs.
+pub struct ProxyConfig {
+    /// Address to listen on (`127.0.0.1:0` picks a port).
+    pub listen: SocketAddr,
+    /// The upstream: `http://host:port` or `https://host:port` (a path is ignored).
+    pub upstream: http::Uri,
+    /// Terminate TLS with this certificate and key (else plain HTTP).
+    pub tls: Option<TlsFiles>,
+    /// Extra CA certificates (PEM) trusted for an HTTPS upstream, besides the webpki roots.
+    pub upstream_ca: Option<PathBuf>,
+    /// Peers whose forwarding headers are believed.
+    pub trusted_proxies: Vec<Cidr>,
+    /// Minimises each access record (rules plus the purpose profile).
+    pub redactor: Arc<Redactor>,
+    /// Response-body DLP: a redactor holding only the financial rules. `None`: off.
+    pub dlp: Option<Arc<Redactor>>,
+    /// Request headers copied into the record's `headers` object (lower-case names). Their
+    /// values still go through the redactor.
+    pub log_headers: Vec<http::HeaderName>,
+    /// Limits and timeouts.
+    pub limits: Limits,
+    /// Records waiting for the writer at most; more are dropped and counted.
+    pub queue_capacity: usize,
+    /// Where records go.
+    pub sink: RecordSink,
+}
+
+impl ProxyConfig {
+    /// A plain-HTTP proxy from `listen` to `upstream` with default limits, no DLP, records
+    /// to stdout.
+    pub fn new(listen: SocketAddr, upstream: http::Uri, redactor: Arc<Redactor>) -> Self {
+        ProxyConfig {
+            listen,
+            upstream,
+            tls: None,
+            upstream_ca: None,
+            trusted_proxies: Vec::new(),
+            redactor,
+            dlp: None,
+            log_headers: vec![
+                http::header::ACCEPT,
+                http::header::CONTENT_TYPE,
+                http::header::ACCEPT_LANGUAGE,
+            ],
+            limits: Limits::default(),
+            queue_capacity: 64 * 1024,
+            sink: RecordSink::Stdout,
+        }
+    }
+}
+
+/// Why the proxy could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: io::Error,
+    },
+    /// The upstream URI is not `http(s)://host[:port]`.
+    #[error("upstream `{0}`: expected http://host:port or https://host:port")]
+    Upstream(String),
+    /// TLS set-up failed.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// The record writer thread could not start.
+    #[error("cannot start the record writer: {0}")]
+    Writer(io::Error),
+}
+
+/// Counters of a running proxy.
+#[derive(Debug, Default)]
+pub struct Stats {
+    requests: AtomicU64,
+    pub(crate) records: AtomicU64,
+    pub(crate) records_dropped: AtomicU64,
+    connections: AtomicU64,
+    connections_refused: AtomicU64,
+    dlp_bodies: AtomicU64,
+    dlp_compressed_passed: AtomicU64,
+}
+
+impl Stats {
+    /// Requests handed to the handler.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+    /// Records queued for the writer.
+    pub fn records(&self) -> u64 {
+        self.records.load(Ordering::Relaxed)
+    }
+    /// Records dropped because the queue was full.
+    pub fn records_dropped(&self) -> u64 {
+        self.records_dropped.load(Ordering::Relaxed)
+    }
+    /// Client connections accepted.
+    pub fn connections(&self) -> u64 {
+        self.connections.load(Ordering::Relaxed)
+    }
+    /// Client connections refused with 503 (over the connection limit).
+    pub fn connections_refused(&self) -> u64 {
+        self.connections_refused.load(Ordering::Relaxed)
+    }
+    /// Response bodies scanned by DLP.
+    pub fn dlp_bodies(&self) -> u64 {
+        self.dlp_bodies.load(Ordering::Relaxed)
+    }
+    /// Compressed text bodies DLP passed unchanged (not scanned).
+    pub fn dlp_compressed_passed(&self) -> u64 {
+        self.dlp_compressed_passed.load(Ordering::Relaxed)
+    }
+}
+
+/// A running proxy.
+pub struct Server {
+    addr: SocketAddr,
+    stats: Arc<Stats>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Server {
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> Arc<Stats> {
+        self.stats.clone()
+    }
+
+    /// Resolves once shutdown has completed: connections drained (or cut at the deadline)
+    /// and every record written.
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+}
+
+type HttpsConnector = hyper_rustls::HttpsConnector<HttpConnector>;
+
+/// State shared by every connection and request.
+pub(crate) struct Shared {
+    pub(crate) scheme: http::uri::Scheme,
+    pub(crate) authority: http::uri::Authority,
+    pub(crate) client: Client<HttpsConnector, body::RequestBody<Incoming>>,
+    pub(crate) trusted: Vec<Cidr>,
+    pub(crate) dlp: Option<Arc<Redactor>>,
+    pub(crate) log_headers: Vec<http::HeaderName>,
+    pub(crate) limits: Limits,
+    pub(crate) recorder: Arc<Recorder>,
+    pub(crate) stats: Arc<Stats>,
+    id_prefix: u32,
+    id_counter: AtomicU64,
+    builder: auto::Builder<TokioExecutor>,
+}
+
+impl Shared {
+    /// A new request id: a per-process random prefix and a counter, 24 hex digits.
+    pub(crate) fn request_id(&self) -> String {
+        let n = self.id_counter.fetch_add(1, Ordering::Relaxed);
+        format!("{:08x}{:016x}", self.id_prefix, n)
+    }
+}
+
+/// What the handler knows about the connection a request came on.
+pub(crate) struct ConnInfo {
+    pub(crate) peer: SocketAddr,
+    pub(crate) scheme: &'static str,
+    pub(crate) tls_version: Option<&'static str>,
+}
+
+/// Binds `config.listen` and serves until `shutdown` resolves, then stops accepting and
+/// drains. Must run inside a tokio runtime.
+pub async fn serve(
+    config: ProxyConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<Server, ServeError> {
+    let upstream_err = || ServeError::Upstream(config.upstream.to_string());
+    let scheme = config.upstream.scheme().cloned().ok_or_else(upstream_err)?;
+    if scheme != http::uri::Scheme::HTTP && scheme != http::uri::Scheme::HTTPS {
+        return Err(upstream_err());
+    }
+    let authority = config
+        .upstream
+        .authority()
+        .cloned()
+        .ok_or_else(upstream_err)?;
+    let acceptor = match &config.tls {
+        Some(files) => Some(tokio_rustls::TlsAcceptor::from(tls::server_config(files)?)),
+        None => None,
+    };
+    let client_tls = tls::client_config(config.upstream_ca.as_deref())?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| ServeError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(config.limits.connect_timeout));
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(client_tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    let client = Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(config.limits.upstream_idle)
+        .pool_timer(TokioTimer::new())
+        .timer(TokioTimer::new())
+        .build(https);
+
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .keep_alive(true)
+        .header_read_timeout(config.limits.header_read_timeout)
+        .max_buf_size(config.limits.max_header_bytes.max(8192));
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(config.limits.max_header_bytes.min(u32::MAX as usize) as u32);
+
+    let stats = Arc::new(Stats::default());
+    let (recorder, writer) = Recorder::start(
+        config.redactor.clone(),
+        config.queue_capacity,
+        config.sink.clone(),
+        stats.clone(),
+    )
+    .map_err(ServeError::Writer)?;
+    let mut seed = [0u8; 4];
+    let _ = getrandom::getrandom(&mut seed);
+    let shared = Arc::new(Shared {
+        scheme,
+        authority,
+        client,
+        trusted: config.trusted_proxies,
+        dlp: config.dlp,
+        log_headers: config.log_headers,
+        limits: config.limits,
+        recorder,
+        stats: stats.clone(),
+        id_prefix: u32::from_le_bytes(seed),
+        id_counter: AtomicU64::new(0),
+        builder,
+    });
+
+    let task = tokio::spawn(accept_loop(listener, shared, acceptor, shutdown, writer));
+    Ok(Server { addr, stats, task })
+}
+
+/// Accepts until shutdown, then drains, then waits for the record writer.
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    writer: std::thread::JoinHandle<()>,
+) {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let active = Arc::new(AtomicUsize::new(0));
+    let mut conns = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut shutdown => break,
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of descriptors and the like: back off briefly.
+                        eprintln!("redactd: accept failed: {e}.");
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let shared = shared.clone();
+                let acceptor = acceptor.clone();
+                if active.load(Ordering::Relaxed) >= shared.limits.max_connections {
+                    shared.stats.connections_refused.fetch_add(1, Ordering::Relaxed);
+                    conns.spawn(refuse(shared, stream, peer, acceptor));
+                    continue;
+                }
+                shared.stats.connections.fetch_add(1, Ordering::Relaxed);
+                let permit = Permit::new(&active);
+                let stop = stop_rx.clone();
+                conns.spawn(async move {
+                    let _permit = permit;
+                    connection(shared, stream, peer, acceptor, stop).await;
+                });
+            }
+        }
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    let deadline = shared.limits.drain;
+    let drained = tokio::time::timeout(deadline, async {
+        while conns.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        conns.abort_all();
+        while conns.join_next().await.is_some() {}
+    }
+    // The last recorder handle goes with `shared`; the writer then empties the queue.
+    drop(shared);
+    let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+}
+
+/// Counts an open connection while alive.
+struct Permit(Arc<AtomicUsize>);
+
+impl Permit {
+    fn new(active: &Arc<AtomicUsize>) -> Self {
+        active.fetch_add(1, Ordering::Relaxed);
+        Permit(active.clone())
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A capture for a request known only from its connection (refused, or a head that never
+/// completed).
+fn connection_capture(peer: SocketAddr, scheme: &'static str, status: u16) -> Capture {
+    Capture {
+        time: Some(SystemTime::now()),
+        client_ip: Some(net::canonical(peer.ip())),
+        scheme,
+        protocol: "HTTP/1.1",
+        status,
+        ..Capture::default()
+    }
+}
+
+fn simple_response(status: u16, reason: &str) -> Vec<u8> {
+    let body = format!("{status} {reason}\n");
+    format!(
+        "HTTP/1.1 {status} {reason}\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// Over the connection limit: a 503 and close, with a record.
+async fn refuse(
+    shared: Arc<Shared>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+) {
+    let start = Instant::now();
+    let scheme = if acceptor.is_some() { "https" } else { "http" };
+    let mut capture = connection_capture(peer, scheme, 503);
+    capture.error = Some("max_connections");
+    capture.request_id = shared.request_id();
+    let mut guard = RecordGuard::new(shared.recorder.clone(), start, capture);
+    let answer = simple_response(503, "Service Unavailable");
+    let quick = Duration::from_secs(1);
+    match acceptor {
+        None => {
+            let mut stream = stream;
+            let _ = tokio::time::timeout(quick, stream.write_all(&answer)).await;
+            guard.response_bytes = answer.len() as u64;
+        }
+        Some(acceptor) => {
+            if let Ok(Ok(mut tls)) = tokio::time::timeout(quick, acceptor.accept(stream)).await {
+                guard.capture().tls_version = tls::version_name(tls.get_ref().1.protocol_version());
+                if tls.get_ref().1.alpn_protocol() != Some(b"h2") {
+                    let _ = tokio::time::timeout(quick, async {
+                        tls.write_all(&answer).await?;
+                        tls.shutdown().await
+                    })
+                    .await;
+                    guard.response_bytes = answer.len() as u64;
+                }
+            }
+        }
+    }
+    guard.finish();
+}
+
+/// One client connection: TLS handshake, the first head under the header deadline, then
+/// hyper (HTTP/1.1 with upgrades, or HTTP/2) until the connection ends or shutdown drains it.
+async fn connection(
+    shared: Arc<Shared>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    stop: watch::Receiver<bool>,
+) {
+    match acceptor {
+        None => serve_io(shared, stream, peer, "http", None, false, stop).await,
+        Some(acceptor) => {
+            let handshake =
+                tokio::time::timeout(shared.limits.header_read_timeout, acceptor.accept(stream))
+                    .await;
+            let Ok(Ok(tls)) = handshake else {
+                return;
+            };
+            let (_, conn) = tls.get_ref();
+            let version = tls::version_name(conn.protocol_version());
+            let h2 = conn.alpn_protocol() == Some(b"h2");
+            serve_io(shared, tls, peer, "https", version, h2, stop).await
+        }
+    }
+}
+
+async fn serve_io<I>(
+    shared: Arc<Shared>,
+    mut io: I,
+    peer: SocketAddr,
+    scheme: &'static str,
+    tls_version: Option<&'static str>,
+    h2: bool,
+    mut stop: watch::Receiver<bool>,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let prefix = if h2 {
+        Bytes::new()
+    } else {
+        let limits = &shared.limits;
+        let head = tokio::select! {
+            head = net::read_head(&mut io, limits.header_read_timeout, limits.max_header_bytes) => head,
+            _ = stop.changed() => return,
+        };
+        let (status, reason, error, head) = match head {
+            Head::Ready(prefix) => (0, "", "", prefix),
+            Head::Nothing => return,
+            Head::TimedOut(h) => (408, "Request Timeout", "header_timeout", h),
+            Head::TooLarge(h) => (
+                431,
+                "Request Header Fields Too Large",
+                "header_too_large",
+                h,
+            ),
+        };
+        if status == 0 {
+            head
+        } else {
+            let start = Instant::now();
+            let mut capture = connection_capture(peer, scheme, status);
+            let (method, url) = net::request_line(&head);
+            capture.method = method;
+            capture.url = url;
+            capture.error = Some(error);
+            capture.tls_version = tls_version;
+            capture.request_id = shared.request_id();
+            let mut guard = RecordGuard::new(shared.recorder.clone(), start, capture);
+            let answer = simple_response(status, reason);
+            let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                io.write_all(&answer).await?;
+                io.shutdown().await
+            })
+            .await;
+            guard.response_bytes = answer.len() as u64;
+            guard.finish();
+            return;
+        }
+    };
+
+    let state = Arc::new(IoState::default());
+    let io = TokioIo::new(Rewind::new(prefix, io, state.clone()));
+    let info = Arc::new(ConnInfo {
+        peer,
+        scheme,
+        tls_version,
+    });
+    let svc_shared = shared.clone();
+    let service = hyper::service::service_fn(move |req| {
+        handler::handle(svc_shared.clone(), info.clone(), req)
+    });
+    let conn = shared.builder.serve_connection_with_upgrades(io, service);
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        r = conn.as_mut() => r,
+        _ = stop.changed() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        let Some(err) = e.downcast_ref::<hyper::Error>() else {
+            return;
+        };
+        // hyper answered (or gave up on) a head itself: still one record for it.
+        let (status, error) = if err.is_parse_too_large() {
+            (431, "header_too_large")
+        } else if err.is_parse() {
+            (400, "bad_request")
+        } else if err.is_timeout() && state.read_since_write.load(Ordering::Relaxed) > 0 {
+            (408, "header_timeout")
+        } else {
+            return;
+        };
+        let mut capture = connection_capture(peer, scheme, status);
+        capture.error = Some(error);
+        capture.tls_version = tls_version;
+        capture.request_id = shared.request_id();
+        RecordGuard::new(shared.recorder.clone(), Instant::now(), capture).finish();
+    }
+}
+
+/// The rules response-body DLP applies: the `financial` category less VAT numbers (company
+/// identifiers, printed on every invoice), i.e. card numbers, IBANs and bank accounts.
+/// Field rules never apply to a body.
+pub fn dlp_rules(rules: &crate::rules::RuleSet) -> crate::rules::RuleSet {
+    use crate::rules::{Category, Matcher};
+    let mut set = rules.clone();
+    set.retain(|r| {
+        r.category == Category::Financial
+            && match &r.matcher {
+                Matcher::Builtin(b) => !b.name.starts_with("vat"),
+                Matcher::Field(_) => false,
+                _ => true,
+            }
+    });
+    set
+}

@@ -1,0 +1,328 @@
+//! Connection-level pieces: trusted-proxy ranges and the client address, the IO wrapper
+//! that replays pre-read bytes and notices half-read requests, and the first request head
+//! read under a deadline and a size limit (so a slow or oversized head gets a clean 408 or
+//! 431 and a record, not a silent close).
+
+use std::io;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+
+/// An address range such as `10.0.0.0/8` or `::1/128`; a bare address is a /32 or /128.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+/// A malformed CIDR.
+#[derive(Debug, thiserror::Error)]
+#[error("`{0}` is not an address range (expected e.g. 10.0.0.0/8 or ::1/128)")]
+pub struct CidrError(String);
+
+impl FromStr for Cidr {
+    type Err = CidrError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = || CidrError(s.to_string());
+        let (a, p) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = a.parse().map_err(|_| err())?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            Some(p) => p.parse::<u8>().map_err(|_| err())?,
+            None => max,
+        };
+        if prefix > max {
+            return Err(err());
+        }
+        Ok(Cidr { addr, prefix })
+    }
+}
+
+impl Cidr {
+    /// Whether `ip` lies in the range (an IPv4-mapped IPv6 address counts as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX.checked_shl(32 - self.prefix as u32).unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX.checked_shl(128 - self.prefix as u32).unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// IPv4-mapped IPv6 addresses as IPv4.
+pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    }
+}
+
+fn trusted(list: &[Cidr], ip: IpAddr) -> bool {
+    list.iter().any(|c| c.contains(ip))
+}
+
+/// One address from a forwarding header entry: `1.2.3.4`, `1.2.3.4:5`, `[::1]:5`, `::1`,
+/// `"[::1]"`.
+fn parse_entry(s: &str) -> Option<IpAddr> {
+    let s = s.trim().trim_matches('"');
+    if let Ok(ip) = s.parse() {
+        return Some(ip);
+    }
+    if let Some(rest) = s.strip_prefix('[') {
+        return rest.split(']').next()?.parse().ok();
+    }
+    s.rsplit_once(':')?.0.parse().ok()
+}
+
+/// The client address: the peer, unless the peer is a trusted proxy, in which case the
+/// forwarding headers are walked from the right past trusted hops (`X-Forwarded-For`
+/// first, then `Forwarded: for=`). An entry that does not parse ends the walk at the hop
+/// before it.
+pub(crate) fn client_address(
+    peer: IpAddr,
+    trusted_proxies: &[Cidr],
+    headers: &http::HeaderMap,
+) -> IpAddr {
+    let peer = canonical(peer);
+    if !trusted(trusted_proxies, peer) {
+        return peer;
+    }
+    let mut hops: Vec<Option<IpAddr>> = Vec::new();
+    for v in headers.get_all("x-forwarded-for") {
+        if let Ok(v) = v.to_str() {
+            hops.extend(v.split(',').map(parse_entry));
+        }
+    }
+    if hops.is_empty() {
+        for v in headers.get_all("forwarded") {
+            if let Ok(v) = v.to_str() {
+                for element in v.split(',') {
+                    for pair in element.split(';') {
+                        if let Some((k, val)) = pair.split_once('=') {
+                            if k.trim().eq_ignore_ascii_case("for") {
+                                hops.push(parse_entry(val));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        match hop {
+            Some(ip) => {
+                client = canonical(*ip);
+                if !trusted(trusted_proxies, client) {
+                    break;
+                }
+            }
+            None => break,
+        }
+    }
+    client
+}
+
+/// Per-connection IO facts the connection task reads after hyper is done with the IO.
+#[derive(Debug, Default)]
+pub(crate) struct IoState {
+    /// Bytes read since the last write: non-zero when hyper gives up on a head, meaning a
+    /// request had begun.
+    pub read_since_write: AtomicU64,
+}
+
+/// An IO that first replays `prefix` (bytes read before hyper took over) and keeps
+/// [`IoState`] up to date.
+pub(crate) struct Rewind<I> {
+    prefix: Bytes,
+    inner: I,
+    state: Arc<IoState>,
+}
+
+impl<I> Rewind<I> {
+    pub(crate) fn new(prefix: Bytes, inner: I, state: Arc<IoState>) -> Self {
+        Rewind {
+            prefix,
+            inner,
+            state,
+        }
+    }
+}
+
+impl<I: AsyncRead + Unpin> AsyncRead for Rewind<I> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if !self.prefix.is_empty() {
+            let n = self.prefix.len().min(buf.remaining());
+            buf.put_slice(&self.prefix[..n]);
+            self.prefix.advance(n);
+            return Poll::Ready(Ok(()));
+        }
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let n = buf.filled().len() - before;
+        if n > 0 {
+            self.state
+                .read_since_write
+                .fetch_add(n as u64, Ordering::Relaxed);
+        }
+        r
+    }
+}
+
+impl<I: AsyncWrite + Unpin> AsyncWrite for Rewind<I> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.state.read_since_write.store(0, Ordering::Relaxed);
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.state.read_since_write.store(0, Ordering::Relaxed);
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// How reading the first request head ended.
+pub(crate) enum Head {
+    /// A complete head (or an HTTP/2 preface) is in the buffer; hand over to hyper.
+    Ready(Bytes),
+    /// The client closed, or sent nothing before the deadline: no request, no record.
+    Nothing,
+    /// The deadline passed with part of a head read.
+    TimedOut(Bytes),
+    /// The head grew past the limit.
+    TooLarge(Bytes),
+}
+
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Reads until the end of the first request head (`\r\n\r\n`), at most `max` bytes, within
+/// `timeout`.
+pub(crate) async fn read_head<I: AsyncRead + Unpin>(
+    io: &mut I,
+    timeout: Duration,
+    max: usize,
+) -> Head {
+    let mut buf = BytesMut::with_capacity(4096);
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut scanned: usize = 0;
+    loop {
+        if buf.len() >= H2_PREFACE.len() && buf.starts_with(H2_PREFACE) {
+            return Head::Ready(buf.freeze());
+        }
+        let from = scanned.saturating_sub(3);
+        if let Some(at) = memchr::memmem::find(&buf[from..], b"\r\n\r\n") {
+            if from + at + 4 > max {
+                return Head::TooLarge(buf.freeze());
+            }
+            return Head::Ready(buf.freeze());
+        }
+        scanned = buf.len();
+        if buf.len() > max {
+            return Head::TooLarge(buf.freeze());
+        }
+        if buf.capacity() - buf.len() < 1024 {
+            buf.reserve(4096);
+        }
+        match tokio::time::timeout_at(deadline, io.read_buf(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return Head::Nothing,
+            Ok(Ok(_)) => {}
+            Err(_) if buf.is_empty() => return Head::Nothing,
+            Err(_) => return Head::TimedOut(buf.freeze()),
+        }
+    }
+}
+
+/// Method and target of a (possibly partial) request head, for the record.
+pub(crate) fn request_line(head: &[u8]) -> (String, String) {
+    let line_end = memchr::memchr(b'\n', head).unwrap_or(head.len());
+    let line = String::from_utf8_lossy(&head[..line_end]);
+    let mut parts = line.trim_end().split(' ');
+    let method = parts.next().unwrap_or("").chars().take(16).collect();
+    let target = parts.next().unwrap_or("").chars().take(8192).collect();
+    (method, target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidr_contains() {
+        let c: Cidr = "10.0.0.0/8".parse().unwrap();
+        assert!(c.contains("10.1.2.3".parse().unwrap()));
+        assert!(!c.contains("11.1.2.3".parse().unwrap()));
+        assert!(c.contains("::ffff:10.0.0.1".parse().unwrap()));
+        let all: Cidr = "0.0.0.0/0".parse().unwrap();
+        assert!(all.contains("8.8.8.8".parse().unwrap()));
+        let one: Cidr = "::1".parse().unwrap();
+        assert!(one.contains("::1".parse().unwrap()));
+        assert!("10.0.0.0/33".parse::<Cidr>().is_err());
+    }
+
+    #[test]
+    fn forwarded_for_walks_past_trusted_hops() {
+        let trusted = vec!["127.0.0.1".parse().unwrap(), "10.0.0.0/8".parse().unwrap()];
+        let mut h = http::HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            "203.0.113.9, 198.51.100.7, 10.0.0.2".parse().unwrap(),
+        );
+        let peer = "127.0.0.1".parse().unwrap();
+        assert_eq!(
+            client_address(peer, &trusted, &h),
+            "198.51.100.7".parse::<IpAddr>().unwrap()
+        );
+        let untrusted_peer = "192.0.2.1".parse().unwrap();
+        assert_eq!(client_address(untrusted_peer, &trusted, &h), untrusted_peer);
+        let mut f = http::HeaderMap::new();
+        f.insert(
+            "forwarded",
+            "for=\"[2001:db8::1]:443\";proto=https".parse().unwrap(),
+        );
+        assert_eq!(
+            client_address(peer, &trusted, &f),
+            "2001:db8::1".parse::<IpAddr>().unwrap()
+        );
+    }
+}

@@ -1,0 +1,326 @@
+//! Access records: what one request looked like, minimised before it goes anywhere.
+//!
+//! A [`Capture`] holds the raw values of one request (client address, target, user agent,
+//! referrer …) and lives only inside the request's own task. When the request is over —
+//! completed, failed, refused or abandoned — [`RecordGuard`] renders it as one JSON object,
+//! passes it through [`Redactor::redact_line`] (detectors plus the purpose profile, which
+//! knows the member names `client_ip`, `user`, `user_agent`, `url`, `referrer` and `time`)
+//! and hands only the redacted line to the bounded queue. The raw JSON is built in a pooled
+//! buffer that is cleared before the function returns: it never reaches a queue, a log line
+//! or a metric label.
+//!
+//! The guard emits from `Drop` too, so every request yields exactly one record whichever
+//! way it ends.
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
+
+use tokio::sync::mpsc;
+
+use crate::format::Format;
+use crate::redact::{Redactor, Scratch};
+
+use super::Stats;
+
+/// A function that takes each redacted record line.
+pub type RecordHook = Arc<dyn Fn(&[u8]) + Send + Sync>;
+
+/// Where redacted records go.
+#[derive(Clone)]
+pub enum RecordSink {
+    /// JSON lines on stdout (the default).
+    Stdout,
+    /// Each redacted line (without its newline) is passed to the function, on the writer
+    /// thread. For tests and embedding.
+    Hook(RecordHook),
+}
+
+impl std::fmt::Debug for RecordSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RecordSink::Stdout => f.write_str("Stdout"),
+            RecordSink::Hook(_) => f.write_str("Hook"),
+        }
+    }
+}
+
+/// A scratch for the redactor plus the buffer the raw record is built in.
+struct Worker {
+    scratch: Scratch,
+    raw: Vec<u8>,
+}
+
+/// Minimises records and queues them for the writer. Shared by every request.
+pub(crate) struct Recorder {
+    redactor: Arc<Redactor>,
+    pool: Mutex<Vec<Worker>>,
+    queue: mpsc::Sender<Vec<u8>>,
+    stats: Arc<Stats>,
+}
+
+impl Recorder {
+    /// A recorder with a queue of `capacity` records, and the writer thread draining it
+    /// into `sink`; the thread ends once every recorder is dropped and the queue is empty.
+    pub(crate) fn start(
+        redactor: Arc<Redactor>,
+        capacity: usize,
+        sink: RecordSink,
+        stats: Arc<Stats>,
+    ) -> std::io::Result<(Arc<Recorder>, std::thread::JoinHandle<()>)> {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        let writer = std::thread::Builder::new()
+            .name("redactd-records".into())
+            .spawn(move || write_records(rx, sink))?;
+        let recorder = Recorder {
+            redactor,
+            pool: Mutex::new(Vec::new()),
+            queue: tx,
+            stats,
+        };
+        Ok((Arc::new(recorder), writer))
+    }
+}
+
+/// The writer thread: JSON lines to stdout (flushed whenever the queue runs dry) or to a
+/// hook.
+fn write_records(mut rx: mpsc::Receiver<Vec<u8>>, sink: RecordSink) {
+    use std::io::Write;
+    match sink {
+        RecordSink::Hook(f) => {
+            while let Some(line) = rx.blocking_recv() {
+                f(&line);
+            }
+        }
+        RecordSink::Stdout => {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
+            let mut broken = false;
+            while let Some(mut line) = rx.blocking_recv() {
+                loop {
+                    line.push(b'\n');
+                    if !broken && out.write_all(&line).is_err() {
+                        broken = true;
+                    }
+                    match rx.try_recv() {
+                        Ok(next) => line = next,
+                        Err(_) => break,
+                    }
+                }
+                if !broken && out.flush().is_err() {
+                    broken = true;
+                }
+            }
+        }
+    }
+}
+
+/// The raw facts about one request. Lives only in the request's task.
+#[derive(Debug, Default)]
+pub(crate) struct Capture {
+    pub time: Option<SystemTime>,
+    pub client_ip: Option<IpAddr>,
+    pub user: Option<String>,
+    pub method: String,
+    pub scheme: &'static str,
+    pub host: String,
+    pub url: String,
+    pub protocol: &'static str,
+    pub status: u16,
+    pub user_agent: Option<String>,
+    pub referrer: Option<String>,
+    pub request_id: String,
+    pub tls_version: Option<&'static str>,
+    pub headers: Vec<(String, String)>,
+    pub upstream_ms: Option<f64>,
+    /// Why the request did not complete normally, a fixed word.
+    pub error: Option<&'static str>,
+}
+
+impl Capture {
+    /// Appends the record as one JSON object.
+    fn render(&self, n: &Numbers, out: &mut Vec<u8>) {
+        out.push(b'{');
+        let time = self.time.unwrap_or_else(SystemTime::now);
+        member_str(
+            out,
+            "time",
+            &humantime::format_rfc3339_millis(time).to_string(),
+        );
+        match self.client_ip {
+            Some(ip) => member_str(out, "client_ip", &ip.to_string()),
+            None => member_str(out, "client_ip", "-"),
+        }
+        if let Some(user) = &self.user {
+            member_str(out, "user", user);
+        }
+        member_str(out, "method", &self.method);
+        member_str(out, "scheme", self.scheme);
+        member_str(out, "host", &self.host);
+        member_str(out, "url", &self.url);
+        member_str(out, "protocol", self.protocol);
+        member_raw(out, "status", &self.status.to_string());
+        if let Some(ua) = &self.user_agent {
+            member_str(out, "user_agent", ua);
+        }
+        if let Some(r) = &self.referrer {
+            member_str(out, "referrer", r);
+        }
+        member_str(out, "request_id", &self.request_id);
+        if let Some(v) = self.tls_version {
+            member_str(out, "tls_version", v);
+        }
+        if !self.headers.is_empty() {
+            out.extend_from_slice(b",\"headers\":{");
+            for (i, (name, value)) in self.headers.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                json_string(out, name.as_bytes());
+                out.push(b':');
+                json_string(out, value.as_bytes());
+            }
+            out.push(b'}');
+        }
+        if let Some(e) = self.error {
+            member_str(out, "error", e);
+        }
+        member_raw(out, "request_bytes", &n.request_bytes.to_string());
+        member_raw(out, "response_bytes", &n.response_bytes.to_string());
+        member_raw(out, "duration_ms", &format!("{:.3}", n.duration_ms));
+        match self.upstream_ms {
+            Some(u) => member_raw(out, "upstream_ms", &format!("{u:.3}")),
+            None => member_raw(out, "upstream_ms", "null"),
+        }
+        out.push(b'}');
+    }
+}
+
+fn member_str(out: &mut Vec<u8>, name: &str, value: &str) {
+    if out.len() > 1 {
+        out.push(b',');
+    }
+    json_string(out, name.as_bytes());
+    out.push(b':');
+    json_string(out, value.as_bytes());
+}
+
+fn member_raw(out: &mut Vec<u8>, name: &str, value: &str) {
+    if out.len() > 1 {
+        out.push(b',');
+    }
+    json_string(out, name.as_bytes());
+    out.push(b':');
+    out.extend_from_slice(value.as_bytes());
+}
+
+/// Appends `s` as a JSON string (control characters escaped).
+pub(crate) fn json_string(out: &mut Vec<u8>, s: &[u8]) {
+    out.push(b'"');
+    for &b in s {
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0..=0x1f | 0x7f => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[(b >> 4) as usize]);
+                out.push(HEX[(b & 15) as usize]);
+            }
+            _ => out.push(b),
+        }
+    }
+    out.push(b'"');
+}
+
+/// Owns a request's [`Capture`] and emits its record exactly once: when
+/// [`RecordGuard::finish`] is called or, failing that, when dropped.
+pub(crate) struct RecordGuard {
+    recorder: Arc<Recorder>,
+    start: Instant,
+    capture: Capture,
+    /// Request body bytes read (shared with the request body wrapper).
+    pub request_bytes: Arc<AtomicU64>,
+    /// Response body bytes sent.
+    pub response_bytes: u64,
+    done: bool,
+}
+
+impl RecordGuard {
+    pub(crate) fn new(recorder: Arc<Recorder>, start: Instant, capture: Capture) -> Self {
+        RecordGuard {
+            recorder,
+            start,
+            capture,
+            request_bytes: Arc::new(AtomicU64::new(0)),
+            response_bytes: 0,
+            done: false,
+        }
+    }
+
+    /// The capture, to fill in as the request goes on.
+    pub(crate) fn capture(&mut self) -> &mut Capture {
+        &mut self.capture
+    }
+
+    /// Emits the record now.
+    pub(crate) fn finish(&mut self) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        let numbers = Numbers {
+            request_bytes: self.request_bytes.load(Ordering::Relaxed),
+            response_bytes: self.response_bytes,
+            duration_ms: self.start.elapsed().as_secs_f64() * 1000.0,
+        };
+        self.recorder.emit(&self.capture, &numbers);
+    }
+}
+
+impl Drop for RecordGuard {
+    fn drop(&mut self) {
+        if !self.done && self.capture.error.is_none() && self.capture.status != 101 {
+            self.capture.error = Some("incomplete");
+        }
+        self.finish();
+    }
+}
+
+/// The numeric members, known when the request ends.
+struct Numbers {
+    request_bytes: u64,
+    response_bytes: u64,
+    duration_ms: f64,
+}
+
+impl Recorder {
+    /// Renders, minimises and queues one record; drops it (counted) when the queue is full.
+    fn emit(&self, capture: &Capture, numbers: &Numbers) {
+        let pooled = self.pool.lock().ok().and_then(|mut p| p.pop());
+        let mut w = pooled.unwrap_or_else(|| Worker {
+            scratch: self.redactor.scratch(),
+            raw: Vec::with_capacity(1024),
+        });
+        w.raw.clear();
+        capture.render(numbers, &mut w.raw);
+        let mut out = Vec::with_capacity(w.raw.len() + 64);
+        self.redactor
+            .redact_line(&w.raw, Format::Json, &mut out, &mut w.scratch);
+        // The raw record ends here.
+        w.raw.clear();
+        if let Ok(mut p) = self.pool.lock() {
+            if p.len() < 256 {
+                p.push(w);
+            }
+        }
+        match self.queue.try_send(out) {
+            Ok(()) => self.stats.records.fetch_add(1, Ordering::Relaxed),
+            Err(_) => self.stats.records_dropped.fetch_add(1, Ordering::Relaxed),
+        };
+    }
+}
