@@ -897,7 +897,12 @@ SECRET_NAMES_Q = ["password"] * 6 + ["token"] * 3 + ["access_token"] * 2 + ["api
 
 def p_secret(L, ctx):
     name = pick(SECRET_NAMES_Q)
-    value = opaque_token() if "token" in name or "key" in name or "Signature" in name or name == "secret" else password()
+    if name == "X-Amz-Signature":
+        value = hexs(64)
+    elif "token" in name or "key" in name or name == "secret":
+        value = opaque_token()
+    else:
+        value = password()
     if ctx == "q":
         return name + "=" + L.pii("secret_param", pct(value))
     if ctx == "j":
