@@ -218,8 +218,8 @@ def link_local():
 
 def phone_uk():
     """`(written with spaces, digits-only national, E.164)`."""
-    kind = rng.randrange(8)
-    if kind == 0:
+    kind = rng.randrange(9)
+    if kind in (0, 8):
         area, rest = "020", "7946 0" + digits(3)
     elif kind in (1, 2):
         area, rest = "07700", "900" + digits(3)
@@ -234,6 +234,8 @@ def phone_uk():
         area, rest = "028", "9649 6" + digits(3)
     else:
         area, rest = "07700", "900" + digits(3)
+    if area == "01632":
+        rest = rest[:3] + " " + rest[3:]  # written (01632) 960 001
     return area, rest
 
 
@@ -249,8 +251,8 @@ def phone_uk_written(ctx):
         w = "+44 " + intl_area + " " + rest
     elif form == 2:
         w = "+44 (0)" + intl_area + " " + rest
-    elif form == 3 and area == "01632":
-        w = "(01632) " + rest[:3] + " " + rest[3:]
+    elif form == 3:
+        w = "(" + area + ") " + rest
     elif form == 4:
         w = "+44" + compact[1:]
     elif form == 5:
@@ -768,7 +770,7 @@ def p_card(L, ctx):
     if ctx == "q":
         return pick(["card", "cc", "pan", "cardnum", "ccnumber"]) + "=" + L.pii("card", card_written("query"))
     if ctx == "j":
-        if chance(0.35):
+        if chance(0.5):
             num = card_digits()
             L.pii("card", num)
             return pick([{"card": Num(num)}, {"payment": {"card_number": Num(num), "amount": 49.99}},
