@@ -140,11 +140,6 @@ def jenc(obj, spaced):
     return json.dumps(obj, ensure_ascii=False)
 
 
-def jstr(s):
-    """The escaped contents of a JSON string for `s` (no surrounding quotes)."""
-    return json.dumps(s, ensure_ascii=False)[1:-1]
-
-
 # ─────────────────────────────── value makers ───────────────────────────────
 
 def email_parts():
