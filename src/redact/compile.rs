@@ -39,6 +39,7 @@ pub(super) struct SpecialRules {
     pub ipv6: Option<usize>,
     pub card: Option<usize>,
     pub secret_value: Option<usize>,
+    pub name_value: Option<usize>,
     pub user_field: Option<usize>,
 }
 

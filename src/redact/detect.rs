@@ -201,7 +201,7 @@ const AUTH_HEADER: &str = concat!(
     r#"(?:(?i:\b(?:proxy-)?authorization)["']?[ \t]*[:=][ \t]*["']?"#,
     r"(?:(?i:bearer|basic|digest|negotiate|token|apikey|api-key)[ \t]+)?",
     r"|\b(?:[Bb]earer|BEARER|[Bb]asic|BASIC)[ \t]+)",
-    r#"(?P<value>[^\s"',;]+)"#,
+    r#"(?P<value>[^\s"',;&]+)"#,
 );
 
 /// `scheme://user:PASSWORD@host`; the password is `value`.
@@ -267,7 +267,7 @@ const EMAIL: &str = r"[A-Za-z0-9._%+-]+(?:@|%40|\\u0040)(?:[A-Za-z0-9-]+\.)+[A-Z
 /// Country, check digits, then BBAN contiguous or in space-separated groups of four.
 const IBAN: &str = concat!(
     r"\b[A-Za-z]{2}[0-9]{2}",
-    r"(?:[A-Za-z0-9]{11,30}\b|(?: [A-Za-z0-9]{4}){2,7}(?: [A-Za-z0-9]{1,4})?)",
+    r"(?:[A-Za-z0-9]{11,30}\b|(?:[ +][A-Za-z0-9]{4}){2,7}(?:[ +][A-Za-z0-9]{1,4})?)",
 );
 
 /// `GB` + 9 or 12 digits, `GBGD`/`GBHA` + 3 digits, or a `VAT`-labelled 9-digit number.
@@ -284,18 +284,18 @@ const NINO: &str =
 /// 13–19 digits contiguous, in groups of four, or 4-6-5 / 4-6-4 (Amex, Diners).
 const CARD: &str = concat!(
     r"\b(?:[2-6][0-9]{12,18}",
-    r"|[2-6][0-9]{3}(?:[ -][0-9]{4}){2}[ -][0-9]{1,4}(?:[ -][0-9]{1,3})?",
-    r"|3[0-9]{3}[ -][0-9]{6}[ -][0-9]{4,5})\b",
+    r"|[2-6][0-9]{3}(?:[ +-][0-9]{4}){2}[ +-][0-9]{1,4}(?:[ +-][0-9]{1,3})?",
+    r"|3[0-9]{3}[ +-][0-9]{6}[ +-][0-9]{4,5})\b",
 );
 
 /// UK numbers: the group shapes Ofcom numbers are written in (national, `(0…)`,
 /// `+44`/`%2B44` with optional `(0)`); `+` is accepted as a URL-encoded space.
 const PHONE_UK: &str = concat!(
-    r"(?:\+|%2[Bb])44[ +.-]?(?:\(0\)[ +.-]?)?(?:[1-9][0-9]{8,9}",
+    r"(?:\+|%2[Bb])44[ +.-]?(?:(?:\(0\)|%280%29)[ +.-]?)?(?:[1-9][0-9]{8,9}",
     r"|[1-9][0-9][ +.-][0-9]{4}[ +.-][0-9]{4}",
     r"|[1-9][0-9]{1,3}[ +.-][0-9]{3}[ +.-][0-9]{3,4}",
     r"|[1-9][0-9]{1,4}[ +.-][0-9]{4,8})",
-    r"|\(0[1-9][0-9]{1,4}\)[ +.-]?[0-9]{3,4}[ +.-]?[0-9]{3,4}",
+    r"|(?:\(|%28)0[1-9][0-9]{1,4}(?:\)|%29)[ +.-]?[0-9]{3,4}[ +.-]?[0-9]{3,4}",
     r"|\b0[1-9](?:[0-9]{8,9}",
     r"|[0-9][ +.-][0-9]{4}[ +.-][0-9]{4}",
     r"|[0-9][ +.-][0-9]{8}",
@@ -327,8 +327,11 @@ const IPV4: &str = concat!(
 );
 
 /// Outward code (A9, A99, AA9, AA99, A9A, AA9A) and inward code 9AA, upper case.
-const POSTCODE_UK: &str =
-    r"\b(?:[A-Z]{1,2}[0-9][0-9A-Z]?(?: |\+|%20)?[0-9][ABD-HJLNP-UW-Z]{2}|GIR(?: |\+|%20)?0AA)\b";
+const POSTCODE_UK: &str = concat!(
+    r"\b(?:[A-Z]{1,2}[0-9][0-9A-Z]?(?: |\+|%20)?[0-9][ABD-HJLNP-UW-Z]{2}|GIR(?: |\+|%20)?0AA)\b",
+    // typed into a form in lower case: only as a whole parameter value
+    r"|=(?P<value>[a-z]{1,2}[0-9][0-9a-z]?(?:\+|%20)?[0-9][abd-hjlnp-uw-z]{2})(?:&|\b)",
+);
 
 // ───────────────────────────── small helpers ─────────────────────────────
 
@@ -899,7 +902,9 @@ fn check_iban(hay: &[u8], span: Range<usize>) -> Verdict {
         return check_iban_wrong_length(hay, s).unwrap_or(reject);
     }
     if iban_mod97(&chars[..n]) != 1 {
-        return reject;
+        // IBAN-shaped with the right length: not an IBAN, and its digit groups are not a
+        // card or phone either; resume after it.
+        return Verdict::Reject(end.max(s + 1));
     }
     Verdict::Accept(s..end)
 }
@@ -1052,7 +1057,7 @@ fn check_card(hay: &[u8], span: Range<usize>) -> Verdict {
     }
     let mut d = [0u8; 19];
     let n = collect_digits(hay, span.clone(), &mut d);
-    if !(13..=19).contains(&n) || !separators_consistent(&hay[span], b" -") {
+    if !(13..=19).contains(&n) || !separators_consistent(&hay[span], b" +-") {
         return reject;
     }
     if luhn_ok(&d[..n]) && card_iin_ok(&d[..n]) {
@@ -1142,49 +1147,47 @@ fn phone_groups(hay: &[u8], i: usize, e: usize) -> Groups {
 fn check_phone_uk(hay: &[u8], span: Range<usize>) -> Verdict {
     let (s, e) = (span.start, span.end);
     let reject = Verdict::Reject(past_first_digits(hay, s));
-    let intl = if starts_with_ci(hay, s, b"+44") {
-        Some(s + 3)
-    } else if starts_with_ci(hay, s, b"%2b44") {
-        Some(s + 5)
-    } else {
-        None
-    };
-    let glued = before(hay, s).is_some_and(|b| {
-        b.is_ascii_alphanumeric() || matches!(b, b'.' | b'/' | b'#' | b'-' | b'_')
-    });
+    // A `/` before is fine: numbers are path segments too (`/by-phone/07700900123`).
+    let glued = before(hay, s)
+        .is_some_and(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'#' | b'-' | b'_'));
+    let intl_written = starts_with_ci(hay, s, b"+44") || starts_with_ci(hay, s, b"%2b44");
     // `+` before a national number is only a URL-encoded space after a word (`call+0770…`)
-    let bad_plus = intl.is_none()
+    let bad_plus = !intl_written
         && before(hay, s) == Some(b'+')
         && !(s >= 2 && hay[s - 2].is_ascii_alphanumeric());
     if glued || bad_plus {
         return reject;
     }
-    let ok = match intl {
-        Some(i) => {
-            // skip the separator and `(0)` after the country code
-            let mut j = skip_while(hay, i, |b| matches!(b, b' ' | b'+' | b'-')).min(e);
-            if hay[j..e].starts_with(b"(0)") {
-                j = skip_while(hay, j + 3, |b| matches!(b, b' ' | b'+' | b'-')).min(e);
-            }
-            let g = phone_groups(hay, j, e);
-            (9..=10).contains(&g.n)
-                && matches!(g.digits[0], 1 | 2 | 3 | 5 | 7 | 8 | 9)
-                && g.consistent
-                && (g.count == 1 || (g.first <= 5 && g.min_later >= 3))
+    // URL escapes (`%2B44`, `%280%29`, `%2801632%29`) are read as the characters they stand
+    // for, so the digit groups are those of the number itself.
+    let mut buf = [0u8; 64];
+    let Some(text) = url_unescaped(&hay[s..e], &mut buf) else {
+        return reject;
+    };
+    let ok = if let Some(rest) = text.strip_prefix(b"+44") {
+        // skip the separator and `(0)` after the country code
+        let from = text.len() - rest.len();
+        let mut j = skip_while(text, from, |b| matches!(b, b' ' | b'+' | b'-' | b'.'));
+        if text[j..].starts_with(b"(0)") {
+            j = skip_while(text, j + 3, |b| matches!(b, b' ' | b'+' | b'-' | b'.'));
         }
-        None => {
-            let g = phone_groups(hay, s, e);
-            (10..=11).contains(&g.n)
-                && g.digits[0] == 0
-                && matches!(g.digits[1], 1 | 2 | 3 | 5 | 7 | 8 | 9)
-                && g.consistent
-                && (g.count == 1 || ((2..=6).contains(&g.first) && g.min_later >= 3))
-        }
+        let g = phone_groups(text, j, text.len());
+        (9..=10).contains(&g.n)
+            && matches!(g.digits[0], 1 | 2 | 3 | 5 | 7 | 8 | 9)
+            && g.consistent
+            && (g.count == 1 || (g.first <= 5 && g.min_later >= 3))
+    } else {
+        let g = phone_groups(text, 0, text.len());
+        (10..=11).contains(&g.n)
+            && g.digits[0] == 0
+            && matches!(g.digits[1], 1 | 2 | 3 | 5 | 7 | 8 | 9)
+            && g.consistent
+            && (g.count == 1 || ((2..=6).contains(&g.first) && g.min_later >= 3))
     };
     if ok && !phone_followed_badly(hay, e) {
         return Verdict::Accept(span);
     }
-    if intl.is_some() {
+    if intl_written {
         // not a UK number: it may still be a valid international one
         if let Some(end) = e164_end(hay, s) {
             return Verdict::Accept(s..end);
@@ -1193,12 +1196,41 @@ fn check_phone_uk(hay: &[u8], span: Range<usize>) -> Verdict {
     reject
 }
 
+/// `text` with `%XX` escapes decoded into `buf`, or `text` itself when it has none; `None`
+/// when it does not fit.
+fn url_unescaped<'a>(text: &'a [u8], buf: &'a mut [u8; 64]) -> Option<&'a [u8]> {
+    if !text.contains(&b'%') {
+        return Some(text);
+    }
+    let mut n = 0;
+    let mut i = 0;
+    while i < text.len() {
+        let decoded = (text[i] == b'%')
+            .then(|| hex_pair(text.get(i + 1..i + 3)?))
+            .flatten();
+        let (b, step) = match decoded {
+            Some(b) => (b, 3),
+            None => (text[i], 1),
+        };
+        *buf.get_mut(n)? = b;
+        n += 1;
+        i += step;
+    }
+    Some(&buf[..n])
+}
+
+fn hex_pair(two: &[u8]) -> Option<u8> {
+    let v = |c: u8| (c as char).to_digit(16);
+    Some((v(two[0])? * 16 + v(two[1])?) as u8)
+}
+
 /// The end of an E.164 number starting at `s` (`+` or `%2B`, 8–15 digits in groups
 /// separated by single spaces or dashes, the longest run of whole groups that fits).
 fn e164_end(hay: &[u8], s: usize) -> Option<usize> {
+    let url_encoded = starts_with_ci(hay, s, b"%2b");
     let mut i = if at(hay, s) == Some(b'+') {
         s + 1
-    } else if starts_with_ci(hay, s, b"%2b") {
+    } else if url_encoded {
         s + 3
     } else {
         return None;
@@ -1218,6 +1250,8 @@ fn e164_end(hay: &[u8], s: usize) -> Option<usize> {
         // One separator (space, dash, dot), or a parenthesised area code: `+1 (415) 555-2671`.
         let sep = match (at(hay, g), at(hay, g + 1)) {
             (Some(b' ' | b'-' | b'.' | b'('), Some(d)) if d.is_ascii_digit() => 1,
+            // a form-encoded space in `%2B91+79578+03168`
+            (Some(b'+'), Some(d)) if url_encoded && d.is_ascii_digit() => 1,
             (Some(b')'), Some(b' ' | b'-' | b'.')) | (Some(b' '), Some(b'(')) => 2,
             (Some(b')'), Some(d)) if d.is_ascii_digit() => 1,
             _ => 0,
@@ -1322,8 +1356,16 @@ const POSTCODE_FOURTH: &[u8] = b"ABEHMNPRVWXY";
 /// Royal Mail letter rules: first letter not Q, V, X; second not I, J, Z; the letter
 /// after the district digit from the A9A / AA9A lists.
 fn check_postcode_uk(hay: &[u8], span: Range<usize>) -> Verdict {
-    let p = &hay[span.clone()];
     let reject = Verdict::Reject(span.start + 1);
+    // The lower-case form (typed into a form) is checked as upper case.
+    let mut upper = [0u8; 16];
+    let raw = &hay[span.clone()];
+    if raw.len() > upper.len() {
+        return reject;
+    }
+    upper[..raw.len()].copy_from_slice(raw);
+    upper[..raw.len()].make_ascii_uppercase();
+    let p = &upper[..raw.len()];
     if p.starts_with(b"GIR") {
         return Verdict::Accept(span);
     }

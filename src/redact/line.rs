@@ -2,7 +2,7 @@
 //! line is rendered back in its own format.
 
 use super::action::parse_ip;
-use super::{Redactor, Scratch};
+use super::{Hit, Redactor, Scratch};
 use crate::format::{self, Field, Format, Role};
 use crate::minimise::profile::FieldKind;
 use crate::minimise::Minimiser;
@@ -37,6 +37,46 @@ const SECRET_KEYS: &[&str] = &[
     "pin",
     "cvv",
     "cvc",
+];
+
+/// Member names that are the label a detector needs to recognise the value.
+const LABELLED_KEYS: &[&str] = &[
+    "sort_code",
+    "sortcode",
+    "sort-code",
+    "account_number",
+    "account_no",
+    "accountnumber",
+    "account-number",
+    "acct",
+    "acct_no",
+    "acct_number",
+    "bank_account",
+    "vat",
+    "vat_number",
+    "vat_no",
+    "vatnumber",
+    "vat_reg",
+    "vat_registration",
+    "vat_registration_number",
+    "vat_id",
+];
+
+/// Member names whose whole value names a person (the `name-param` rule applies to it).
+const NAME_KEYS: &[&str] = &[
+    "fullname",
+    "full_name",
+    "first_name",
+    "firstname",
+    "last_name",
+    "lastname",
+    "surname",
+    "username",
+    "user_name",
+    "given_name",
+    "family_name",
+    "contact_name",
+    "customer_name",
 ];
 
 /// Member names whose values are `Cookie` / `Set-Cookie` header text: every cookie value is
@@ -227,7 +267,7 @@ impl Redactor {
         s: &mut Scratch,
     ) {
         if let (Some(key), Some(rule)) = (key, self.special.secret_value) {
-            if !raw.is_empty() && is_one_of(key, SECRET_KEYS) {
+            if !raw.is_empty() && is_secret_key(key) {
                 let mut text = std::mem::take(&mut s.text);
                 text.clear();
                 self.apply(rule, raw, &mut text, s);
@@ -239,6 +279,21 @@ impl Redactor {
                 self.redact_cookie_values(raw, rule, out, s);
                 return;
             }
+        }
+        if let (Some(key), Some(rule)) = (key, self.special.name_value) {
+            if !raw.is_empty() && is_one_of(key, NAME_KEYS) {
+                let mut unescaped = Vec::with_capacity(raw.len());
+                if format::json::unescape(raw, &mut unescaped) {
+                    let mut text = Vec::with_capacity(32);
+                    self.apply(rule, &unescaped, &mut text, s);
+                    format::json::escape(&text, out);
+                    return;
+                }
+            }
+        }
+        if let Some(key) = key.filter(|k| is_one_of(k, LABELLED_KEYS)) {
+            self.redact_labelled_json_string(key, raw, out, s);
+            return;
         }
         if !raw.contains(&b'\\') {
             let start = out.len();
@@ -290,6 +345,42 @@ impl Redactor {
 }
 
 impl Redactor {
+    /// A JSON string whose member name is the label a detector needs (`"sort_code":
+    /// "20-32-06"`, `"vat_number": "220946618"`): scanned as `name=value`, so the labelled
+    /// forms of the detectors apply, and only the value is written back.
+    fn redact_labelled_json_string(
+        &self,
+        key: &[u8],
+        raw: &[u8],
+        out: &mut Vec<u8>,
+        s: &mut Scratch,
+    ) {
+        let mut labelled = Vec::with_capacity(key.len() + 1 + raw.len());
+        labelled.extend_from_slice(key);
+        labelled.push(b'=');
+        if !format::json::unescape(raw, &mut labelled) {
+            self.redact_text(raw, out, s);
+            return;
+        }
+        let value_start = key.len() + 1;
+        self.scan(&labelled, s);
+        let hits: Vec<Hit> = s
+            .hits
+            .iter()
+            .filter(|h| h.start >= value_start)
+            .copied()
+            .collect();
+        let mut text = Vec::with_capacity(labelled.len());
+        let mut at = value_start;
+        for h in &hits {
+            text.extend_from_slice(&labelled[at..h.start]);
+            self.apply(h.rule, &labelled[h.start..h.end], &mut text, s);
+            at = h.end;
+        }
+        text.extend_from_slice(&labelled[at..]);
+        format::json::escape(&text, out);
+    }
+
     /// `name=value; name2=value2` (raw JSON string contents): each value goes through the
     /// secret rule, names and `Set-Cookie` attributes stay.
     fn redact_cookie_values(&self, raw: &[u8], rule: usize, out: &mut Vec<u8>, s: &mut Scratch) {
@@ -315,6 +406,47 @@ impl Redactor {
             }
         }
     }
+}
+
+/// A member name that says its value is a secret: one of [`SECRET_KEYS`], or a compound
+/// name ending in a secret word (`session_token`, `new_password`, `X-Amz-Signature`,
+/// `sessionToken`).
+fn is_secret_key(key: &[u8]) -> bool {
+    const SECRET_WORDS: &[&str] = &[
+        "password",
+        "passwd",
+        "pwd",
+        "passphrase",
+        "secret",
+        "token",
+        "signature",
+        "apikey",
+        "sessionid",
+        "otp",
+        "cvv",
+        "cvc",
+        "credential",
+        "credentials",
+    ];
+    const CAMEL_SUFFIXES: &[&[u8]] = &[
+        b"Password",
+        b"Token",
+        b"Secret",
+        b"Signature",
+        b"ApiKey",
+        b"Passphrase",
+    ];
+    if is_one_of(key, SECRET_KEYS) {
+        return true;
+    }
+    let last = key
+        .rsplit(|&b| matches!(b, b'_' | b'-' | b'.'))
+        .next()
+        .unwrap_or(key);
+    is_one_of(last, SECRET_WORDS)
+        || CAMEL_SUFFIXES
+            .iter()
+            .any(|s| key.len() > s.len() && key.ends_with(s))
 }
 
 fn is_one_of(key: &[u8], names: &[&str]) -> bool {

@@ -237,7 +237,9 @@ fn phone_uk() {
     );
     none("01-02-2023 12");
     none("20231015123045 1700000000 12345678901");
-    none("ORD-0123456789 #01234567890 x.07700900123 a/07700900123");
+    none("ORD-0123456789 #01234567890 x.07700900123");
+    // a number as a URL path segment is still a number (fail closed)
+    one("phone_uk", "GET /by-phone/07700900123?x=1", "07700900123");
     none("id a07700900123 07700900123b");
     none("0400 123 4567"); // 04 is not a UK range
     none("020 7946 0958:12"); // glued to a time-ish tail
