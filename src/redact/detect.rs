@@ -236,9 +236,9 @@ const LOGIN_USER: &str = concat!(
     r"|\bfor user ",
     r"|\b(?:ruser|logname|user)=",
     r"|/home/)",
-    r"(?P<value>[A-Za-z_][A-Za-z0-9._-]{0,31})",
-    r"|[A-Za-z_][A-Za-z0-9._-]{0,31} : (?:TTY=|[0-9]+ incorrect password attempt)",
-    r"|\bby [A-Za-z_][A-Za-z0-9._-]{0,31}\(uid=",
+    r"(?P<value>[A-Za-z_][A-Za-z0-9._-]*)",
+    r"|\b[A-Za-z_][A-Za-z0-9._-]* : (?:TTY=|[0-9]+ incorrect password attempt)",
+    r"|\bby [A-Za-z_][A-Za-z0-9._-]*\(uid=",
 );
 
 /// Query/form parameters naming a person; the value is `value`.
