@@ -20,11 +20,13 @@
 //! * [`redact`] is the engine: it knows nothing of I/O, threads or metrics and returns counts.
 //! * [`format`] splits a log line into its fields and renders it back in the same format.
 //! * [`filter`] is the stdin/files → stdout pipeline, multi-threaded and order-preserving.
+//! * [`metrics`] owns every Prometheus metric name; the engine returns counts, callers record them.
 #![deny(missing_docs)]
 
 pub mod config;
 pub mod filter;
 pub mod format;
+pub mod metrics;
 pub mod minimise;
 pub mod pseudo;
 pub mod redact;
