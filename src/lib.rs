@@ -20,9 +20,11 @@
 //! * [`redact`] is the engine: it knows nothing of I/O, threads or metrics and returns counts.
 //! * [`format`] splits a log line into its fields and renders it back in the same format.
 //! * [`filter`] is the stdin/files → stdout pipeline, multi-threaded and order-preserving.
+//! * [`admin`] serves `/metrics`, `/healthz` and `/readyz` on a listener of its own.
 //! * [`metrics`] owns every Prometheus metric name; the engine returns counts, callers record them.
 #![deny(missing_docs)]
 
+pub mod admin;
 pub mod config;
 pub mod filter;
 pub mod format;
