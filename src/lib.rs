@@ -21,6 +21,7 @@
 //! * [`format`] splits a log line into its fields and renders it back in the same format.
 //! * [`filter`] is the stdin/files → stdout pipeline, multi-threaded and order-preserving.
 //! * [`admin`] serves `/metrics`, `/healthz` and `/readyz` on a listener of its own.
+//! * [`telemetry`] sets up redactd's own logs (`tracing`), which never hold a value from traffic.
 //! * [`metrics`] owns every Prometheus metric name; the engine returns counts, callers record them.
 #![deny(missing_docs)]
 
@@ -33,3 +34,4 @@ pub mod minimise;
 pub mod pseudo;
 pub mod redact;
 pub mod rules;
+pub mod telemetry;

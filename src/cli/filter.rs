@@ -143,7 +143,7 @@ fn watch_geoip(redactor: &Arc<Redactor>) {
     std::thread::spawn(move || loop {
         std::thread::sleep(std::time::Duration::from_secs(5));
         if let Err(e) = geo.reload_if_changed() {
-            eprintln!("redactd: GeoIP reload failed, keeping the previous database: {e}");
+            tracing::warn!(error = %e, "GeoIP reload failed; keeping the previous database.");
         }
     });
 }

@@ -8,6 +8,7 @@ pub mod rules;
 pub mod setup;
 
 use clap::{Parser, Subcommand};
+use redactd::telemetry::{self, LogFormat};
 
 /// Exit status for a bad configuration, rule file or key (sysexits EX_USAGE).
 pub const EXIT_CONFIG: u8 = 64;
@@ -33,6 +34,19 @@ pub struct Failure(pub u8, pub anyhow::Error);
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// redactd's own log lines on stderr: `text` or `json` (one object per line). The level
+    /// filter comes from $REDACTD_LOG (RUST_LOG syntax, default `info`).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormatArg::Text, value_name = "FORMAT")]
+    pub log_format: LogFormatArg,
+}
+
+/// Values of `--log-format`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum LogFormatArg {
+    /// `redactd: warning: Message. key=value`
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// The subcommands.
@@ -67,6 +81,14 @@ pub enum Command {
 
 /// Runs the command line; returns the exit status.
 pub fn run(cli: Cli) -> u8 {
+    let format = match cli.log_format {
+        LogFormatArg::Text => LogFormat::Text,
+        LogFormatArg::Json => LogFormat::Json,
+    };
+    if let Err(e) = telemetry::init(format) {
+        eprintln!("redactd: {e}");
+        return EXIT_CONFIG;
+    }
     let result = match cli.command {
         Command::Filter(args) => filter::run(args),
         Command::Lookup(args) => lookup::run(args),
@@ -77,7 +99,12 @@ pub fn run(cli: Cli) -> u8 {
     match result {
         Ok(()) => 0,
         Err(Failure(code, e)) => {
-            eprintln!("redactd: {e:#}");
+            match format {
+                LogFormat::Text => eprintln!("redactd: {e:#}"),
+                LogFormat::Json => {
+                    tracing::error!(error = %format!("{e:#}"), status = code, "Command failed.")
+                }
+            }
             code
         }
     }
