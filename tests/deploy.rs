@@ -325,3 +325,32 @@ fn dockerfile_is_multi_stage_and_runs_as_non_root() {
     assert!(docker.contains(&format!("EXPOSE 8080 {}", admin_port())));
     assert!(docker.contains("--locked"));
 }
+
+#[test]
+fn readme_metrics_table_lists_every_family_with_its_type_and_labels() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    for family in FAMILIES {
+        let labels = if family.labels.is_empty() {
+            "—".to_string()
+        } else {
+            family
+                .labels
+                .iter()
+                .map(|l| format!("`{l}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let row = format!(
+            "| `{}` | {} | {} | {} |",
+            family.name,
+            family.kind.as_str(),
+            labels,
+            family.help
+        );
+        assert!(
+            readme.contains(&row),
+            "README lacks or differs from:\n{row}"
+        );
+    }
+}
