@@ -90,6 +90,11 @@ pub struct Config {
     pub shipped_rules: bool,
     /// Purpose profiles, by name.
     pub profiles: BTreeMap<String, Profile>,
+    /// The file the configuration came from.
+    file: String,
+    /// Line and column of the values that name files or profiles, by key (`keys.dir`,
+    /// `geoip.country`, `rules.files.0`, `profile.NAME`), for [`Config::error_at`].
+    positions: BTreeMap<String, (usize, usize)>,
 }
 
 #[derive(Deserialize)]
@@ -99,13 +104,13 @@ struct RawConfig {
     geoip: Option<RawGeo>,
     rules: Option<RawRules>,
     #[serde(default)]
-    profile: BTreeMap<String, RawProfile>,
+    profile: BTreeMap<String, Spanned<RawProfile>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawKeys {
-    dir: String,
+    dir: Spanned<String>,
     rotate_days: Option<Spanned<u32>>,
     retain_days: Option<Spanned<u32>>,
 }
@@ -113,16 +118,16 @@ struct RawKeys {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawGeo {
-    country: Option<String>,
-    city: Option<String>,
-    asn: Option<String>,
+    country: Option<Spanned<String>>,
+    city: Option<Spanned<String>>,
+    asn: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRules {
     #[serde(default)]
-    files: Vec<String>,
+    files: Vec<Spanned<String>>,
     shipped: Option<bool>,
 }
 
@@ -201,6 +206,10 @@ impl Config {
         };
         let raw: RawConfig = toml::from_str(text)
             .map_err(|e| here(e.span().unwrap_or(0..0), e.message().to_string()))?;
+        let mut positions = BTreeMap::new();
+        let mut at = |key: String, span: std::ops::Range<usize>| {
+            positions.insert(key, line_column(text, span.start));
+        };
         let resolve = |p: &str| match base {
             Some(b) if Path::new(p).is_relative() => b.join(p),
             _ => PathBuf::from(p),
@@ -217,8 +226,9 @@ impl Config {
                             None => Ok(Duration::from_secs(u64::from(default) * 86_400)),
                         }
                     };
+                at("keys.dir".into(), k.dir.span());
                 Some(KeysConfig {
-                    dir: resolve(&k.dir),
+                    dir: resolve(k.dir.get_ref()),
                     policy: KeyPolicy {
                         rotate_after: days(k.rotate_days, 30)?,
                         retain_for: days(k.retain_days, 90)?,
@@ -227,24 +237,38 @@ impl Config {
             }
             None => None,
         };
-        let geoip = raw
-            .geoip
-            .map(|g| GeoPaths {
-                country: g.country.as_deref().map(resolve),
-                city: g.city.as_deref().map(resolve),
-                asn: g.asn.as_deref().map(resolve),
+        let mut geo_path = |key: &str, v: Option<Spanned<String>>| {
+            v.map(|v| {
+                at(format!("geoip.{key}"), v.span());
+                resolve(v.get_ref())
             })
-            .unwrap_or_default();
+        };
+        let geoip = match raw.geoip {
+            Some(g) => GeoPaths {
+                country: geo_path("country", g.country),
+                city: geo_path("city", g.city),
+                asn: geo_path("asn", g.asn),
+            },
+            None => GeoPaths::default(),
+        };
         let (rule_files, shipped_rules) = match raw.rules {
             Some(r) => (
-                r.files.iter().map(|f| resolve(f)).collect(),
+                r.files
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| {
+                        at(format!("rules.files.{i}"), f.span());
+                        resolve(f.get_ref())
+                    })
+                    .collect(),
                 r.shipped.unwrap_or(true),
             ),
             None => (Vec::new(), true),
         };
         let mut profiles = BTreeMap::new();
         for (name, raw) in raw.profile {
-            let profile = build_profile(&name, raw)
+            at(format!("profile.{name}"), raw.span());
+            let profile = build_profile(&name, raw.into_inner())
                 .map_err(|(span, m)| here(span, format!("profile `{name}`: {m}")))?;
             profiles.insert(name, profile);
         }
@@ -254,7 +278,22 @@ impl Config {
             rule_files,
             shipped_rules,
             profiles,
+            file: file.to_string(),
+            positions,
         })
+    }
+
+    /// An error about the value at `key` (`keys.dir`, `geoip.country`, `geoip.city`,
+    /// `geoip.asn`, `rules.files.N`, `profile.NAME`), pointing at its line and column in the
+    /// configuration file (line 0 when the key is not in the file).
+    pub fn error_at(&self, key: &str, message: impl Into<String>) -> ConfigError {
+        let (line, column) = self.positions.get(key).copied().unwrap_or((0, 0));
+        ConfigError {
+            file: self.file.clone(),
+            line,
+            column,
+            message: message.into(),
+        }
     }
 
     /// The profile called `name`, or an error listing the known ones.
@@ -484,13 +523,21 @@ mod tests {
     fn relative_paths_resolve_against_the_config_directory() {
         let text = "[keys]\ndir = \"keys\"\n[geoip]\nasn = \"/abs/asn.mmdb\"\ncountry = \"geo/c.mmdb\"\n[rules]\nfiles = [\"r.toml\"]\n";
         let c = Config::parse("c", text, Some(Path::new("/etc/redactd"))).unwrap();
-        assert_eq!(c.keys.unwrap().dir, PathBuf::from("/etc/redactd/keys"));
+        assert_eq!(
+            c.keys.as_ref().unwrap().dir,
+            PathBuf::from("/etc/redactd/keys")
+        );
         assert_eq!(
             c.geoip.country,
             Some(PathBuf::from("/etc/redactd/geo/c.mmdb"))
         );
         assert_eq!(c.geoip.asn, Some(PathBuf::from("/abs/asn.mmdb")));
         assert_eq!(c.rule_files, vec![PathBuf::from("/etc/redactd/r.toml")]);
+        let err = c.error_at("geoip.country", "cannot open");
+        assert_eq!((err.line, err.column), (5, 11), "{err}");
+        assert_eq!(c.error_at("rules.files.0", "x").line, 7);
+        assert_eq!(c.error_at("keys.dir", "x").to_string(), "c:2:7: x");
+        assert_eq!(c.error_at("geoip.city", "x").to_string(), "c: x");
     }
 
     #[test]

@@ -22,13 +22,19 @@
 //! * [`filter`] is the stdin/files → stdout pipeline, multi-threaded and order-preserving.
 //! * [`proxy`] is the reverse proxy: one minimised access record per request, optional
 //!   response-body DLP.
+//! * [`admin`] serves `/metrics`, `/healthz` and `/readyz` on a listener of its own.
+//! * [`telemetry`] sets up redactd's own logs (`tracing`), which never hold a value from traffic.
+//! * [`metrics`] owns every Prometheus metric name; the engine returns counts, callers record them.
 #![deny(missing_docs)]
 
+pub mod admin;
 pub mod config;
 pub mod filter;
 pub mod format;
+pub mod metrics;
 pub mod minimise;
 pub mod proxy;
 pub mod pseudo;
 pub mod redact;
 pub mod rules;
+pub mod telemetry;

@@ -255,3 +255,62 @@ impl Tap for Command {
         std::mem::replace(self, Command::new("true"))
     }
 }
+
+#[test]
+fn stats_file_holds_the_run_counters_as_prometheus_text_without_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("redactd.prom");
+    let out = run_with_stdin(
+        redactd(dir.path())
+            .args(["filter", "--stats", "--stats-file"])
+            .arg(&path)
+            .env("REDACTD_KEY", KEY)
+            .tap(),
+        SAMPLE.as_bytes(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The stderr summary stays.
+    assert!(String::from_utf8_lossy(&out.stderr).contains("2 lines"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.contains("redactd_records_total{input=\"filter\"} 2\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("redactd_lines_total{format=\"combined\"} 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("redactd_lines_total{format=\"text\"} 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(
+            |l| l.starts_with("redactd_redactions_total{category=\"contact\",rule=\"email\"} ")
+        ),
+        "{text}"
+    );
+    assert!(
+        !text.contains("jane") && !text.contains("203.0.113"),
+        "{text}"
+    );
+    assert!(!dir.path().join("redactd.prom.tmp").exists());
+}
+
+#[test]
+fn unwritable_stats_file_is_an_io_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_with_stdin(
+        redactd(dir.path())
+            .args(["filter", "--stats-file", "/nonexistent/dir/redactd.prom"])
+            .env("REDACTD_KEY", KEY)
+            .tap(),
+        SAMPLE.as_bytes(),
+    );
+    assert_eq!(out.status.code(), Some(74));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("stats file"));
+}

@@ -1,12 +1,14 @@
 //! `redactd filter`: log lines in, the same lines out, redacted.
 
 use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
 use clap::ValueEnum;
 use redactd::filter::{self, Options};
 use redactd::format::Format;
+use redactd::metrics::Metrics;
 use redactd::redact::Redactor;
 
 use super::setup::{build_redactor, load_config, load_rules, CommonArgs};
@@ -37,6 +39,10 @@ pub struct FilterArgs {
     /// Print counters (lines, formats, redactions per rule) to stderr at exit.
     #[arg(long)]
     stats: bool,
+    /// At exit, write the same counters as Prometheus text to PATH (for batch jobs and the
+    /// node-exporter textfile collector). Written to PATH.tmp, then renamed into place.
+    #[arg(long, value_name = "PATH")]
+    stats_file: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -106,10 +112,26 @@ pub fn run(args: FilterArgs) -> Result<(), Failure> {
             ))
         }
     };
-    if let (true, Some(stats)) = (args.stats, stats) {
-        print_stats(&redactor, &stats);
+    if let (true, Some(stats)) = (args.stats, &stats) {
+        print_stats(&redactor, stats);
+    }
+    if let (Some(path), Some(stats)) = (&args.stats_file, &stats) {
+        write_stats_file(path, &redactor, stats).map_err(|e| Failure(EXIT_IO, e))?;
     }
     Ok(())
+}
+
+/// The run's counters as Prometheus text, replacing `path` atomically (a textfile
+/// collector never reads half a file).
+fn write_stats_file(path: &Path, redactor: &Redactor, stats: &filter::Stats) -> anyhow::Result<()> {
+    let metrics = Metrics::new();
+    metrics.record_filter_stats(stats, redactor);
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, metrics.encode())
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .with_context(|| format!("cannot write the stats file {}", path.display()))
 }
 
 /// A replaced GeoIP database is picked up without a restart: a background thread checks
@@ -121,7 +143,7 @@ fn watch_geoip(redactor: &Arc<Redactor>) {
     std::thread::spawn(move || loop {
         std::thread::sleep(std::time::Duration::from_secs(5));
         if let Err(e) = geo.reload_if_changed() {
-            eprintln!("redactd: GeoIP reload failed, keeping the previous database: {e}");
+            tracing::warn!(error = %e, "GeoIP reload failed; keeping the previous database.");
         }
     });
 }

@@ -83,10 +83,10 @@ pub fn load_keys(config: &Config, key_file: Option<&Path>) -> Result<KeyRing, Fa
             .require_current(now)
             .map_err(|e| config_err(e.into()))?;
         if store.status(current, now) == KeyStatus::Overdue {
-            eprintln!(
-                "redactd: key {} in {} is past its rotation date; run `redactd keys rotate`.",
-                current.id,
-                keys.dir.display()
+            tracing::warn!(
+                key = %current.id,
+                dir = %keys.dir.display(),
+                "Key is past its rotation date; run `redactd keys rotate`."
             );
         }
         let live = store
@@ -113,10 +113,11 @@ pub fn load_keys(config: &Config, key_file: Option<&Path>) -> Result<KeyRing, Fa
     let path = Key::default_path();
     let (key, created) = Key::load_or_create(&path).map_err(|e| config_err(e.into()))?;
     if created {
-        eprintln!(
-            "redactd: created a new pseudonymisation key {} (id {}, mode 0600). Keep it and back it up: the same key gives the same pseudonyms; set --key-file or ${KEY_ENV} to choose another.",
-            path.display(),
-            key.id()
+        tracing::info!(
+            path = %path.display(),
+            key = %key.id(),
+            "No key found, so created a new pseudonymisation key (mode 0600). Keep it and back it up: the same key gives the same pseudonyms; set --key-file or ${} to choose another.",
+            KEY_ENV
         );
     }
     Ok(single(key))

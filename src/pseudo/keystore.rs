@@ -180,7 +180,9 @@ impl KeyStore {
                 keys.push(read_key(&path)?);
             }
         }
-        keys.sort_by_key(|k| k.created);
+        // Keys made within one second (created is stored to the second) order by the end of
+        // their use: a rotated-out key before its successor, whatever order read_dir gives.
+        keys.sort_by_key(|k| (k.created, k.use_until));
         Ok(KeyStore {
             dir: dir.to_path_buf(),
             keys,
