@@ -298,3 +298,30 @@ async fn shutdown_drains_the_request_in_flight_and_refuses_new_connections() {
     assert_eq!(recs.len(), 1);
     assert!(TcpStream::connect(addr).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_record_queue_drops_and_counts_without_slowing_requests() {
+    let up = start_upstream().await;
+    let proxy = start_proxy_with(&format!("http://{up}"), redactor(None), |c| {
+        c.queue_capacity = 1;
+        // A sink that takes 300 ms per record.
+        c.sink = redactd::proxy::RecordSink::Hook(std::sync::Arc::new(|_: &[u8]| {
+            std::thread::sleep(Duration::from_millis(300))
+        }));
+    })
+    .await;
+    let c = client();
+    let started = std::time::Instant::now();
+    for _ in 0..6 {
+        let (resp, _) = get(&c, &proxy.url("/")).await;
+        assert_eq!(resp.status(), 200);
+    }
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+    let stats = proxy.server.as_ref().unwrap().stats();
+    assert!(stats.records_dropped() >= 3, "{}", stats.records_dropped());
+    assert_eq!(stats.records() + stats.records_dropped(), 6);
+}

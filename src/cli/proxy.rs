@@ -121,10 +121,16 @@ pub fn run(args: ProxyArgs) -> Result<(), Failure> {
         ..Limits::default()
     };
 
-    let mut rt = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = args.workers {
-        rt.worker_threads(n.max(1));
-    }
+    // One worker: a current-thread runtime (no work-stealing machinery to pay for).
+    let mut rt = match args.workers {
+        Some(1) => tokio::runtime::Builder::new_current_thread(),
+        Some(n) => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(n.max(1));
+            b
+        }
+        None => tokio::runtime::Builder::new_multi_thread(),
+    };
     let rt = rt
         .enable_all()
         .build()
