@@ -158,6 +158,23 @@ async fn declared_body_over_the_limit_gets_413() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streamed_body_over_the_limit_gets_413() {
+    let up = start_upstream().await;
+    let proxy = start_proxy_with(&format!("http://{up}"), redactor(None), |c| {
+        c.limits.max_body_bytes = 1000;
+    })
+    .await;
+    let piece: &'static str = Box::leak("z".repeat(400).into_boxed_str());
+    let req = Request::post(proxy.url("/echo"))
+        .body(chunked(vec![piece; 5], Duration::from_millis(5)))
+        .unwrap();
+    let (resp, _) = send(&client(), req).await;
+    assert_eq!(resp.status(), 413);
+    let recs = proxy.json_records(1).await;
+    assert_eq!(recs[0]["error"], "body_limit");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_over_the_limit_get_503_and_a_record() {
     let up = start_upstream().await;
     let proxy = start_proxy_with(&format!("http://{up}"), redactor(None), |c| {
