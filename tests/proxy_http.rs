@@ -342,3 +342,20 @@ async fn a_full_record_queue_drops_and_counts_without_slowing_requests() {
     assert!(stats.records_dropped() >= 3, "{}", stats.records_dropped());
     assert_eq!(stats.records() + stats.records_dropped(), 6);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_leaves_before_the_response_still_yields_one_record() {
+    let up = start_upstream().await;
+    let proxy = start_proxy(up).await;
+    let mut s = TcpStream::connect(proxy.addr).await.unwrap();
+    s.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    drop(s);
+    let recs = proxy.json_records(1).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(proxy.records(1).await.len(), 1, "exactly one record");
+    assert_eq!(recs[0]["status"], 499, "{}", recs[0]);
+    assert_eq!(recs[0]["error"], "client_closed");
+}

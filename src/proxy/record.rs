@@ -295,9 +295,16 @@ impl RecordGuard {
 }
 
 impl Drop for RecordGuard {
+    /// A request dropped before its end: the client went away (or shutdown cut it) before
+    /// a response (status 499, as nginx logs it) or before the whole body was sent.
     fn drop(&mut self) {
-        if !self.done && self.capture.error.is_none() && self.capture.status != 101 {
-            self.capture.error = Some("incomplete");
+        if !self.done {
+            if self.capture.status == 0 {
+                self.capture.status = 499;
+                self.capture.error.get_or_insert("client_closed");
+            } else {
+                self.capture.error.get_or_insert("incomplete");
+            }
         }
         self.finish();
     }
