@@ -151,7 +151,7 @@ pub fn run(args: ProxyArgs) -> Result<(), Failure> {
         let stats = server.stats();
         server.wait().await;
         eprintln!(
-            "redactd: proxy stopped: {} requests, {} records written, {} dropped (queue full), {} refused connections, {} DLP bodies, {} compressed bodies passed unscanned.",
+            "redactd: proxy stopped: {} requests, {} records written, {} dropped (queue full), {} refused connections, {} DLP bodies, {} text bodies passed unscanned (compressed or event streams).",
             stats.requests(),
             stats.records(),
             stats.records_dropped(),

@@ -198,7 +198,8 @@ impl Stats {
     pub fn dlp_bodies(&self) -> u64 {
         self.dlp_bodies.load(Ordering::Relaxed)
     }
-    /// Compressed text bodies DLP passed unchanged (not scanned).
+    /// Text bodies DLP passed unchanged, not scanned: compressed ones and server-sent
+    /// event streams.
     pub fn dlp_compressed_passed(&self) -> u64 {
         self.dlp_compressed_passed.load(Ordering::Relaxed)
     }
