@@ -359,3 +359,24 @@ async fn a_client_that_leaves_before_the_response_still_yields_one_record() {
     assert_eq!(recs[0]["status"], 499, "{}", recs[0]);
     assert_eq!(recs[0]["error"], "client_closed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_head_later_on_a_keep_alive_connection_gets_431_and_a_record() {
+    let up = start_upstream().await;
+    let proxy = start_proxy_with(&format!("http://{up}"), redactor(None), |c| {
+        c.limits.max_header_bytes = 4096;
+    })
+    .await;
+    let big = "b".repeat(20_000);
+    let raw = format!(
+        "GET /first HTTP/1.1\r\nHost: x\r\n\r\nGET /second HTTP/1.1\r\nHost: x\r\nX-Big: {big}\r\n\r\n"
+    );
+    let answer = raw_exchange(proxy.addr, raw.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    assert!(answer.contains("HTTP/1.1 431 "), "{answer}");
+    let recs = proxy.json_records(2).await;
+    assert_eq!(recs.len(), 2, "{recs:?}");
+    assert_eq!(recs[0]["status"], 200);
+    assert_eq!(recs[1]["status"], 431);
+    assert_eq!(recs[1]["error"], "header_too_large");
+}

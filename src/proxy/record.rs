@@ -155,13 +155,9 @@ impl Capture {
     fn render(&self, n: &Numbers, out: &mut Vec<u8>) {
         out.push(b'{');
         let time = self.time.unwrap_or_else(SystemTime::now);
-        member_str(
-            out,
-            "time",
-            &humantime::format_rfc3339_millis(time).to_string(),
-        );
+        member_display(out, "time", humantime::format_rfc3339_millis(time));
         match self.client_ip {
-            Some(ip) => member_str(out, "client_ip", &ip.to_string()),
+            Some(ip) => member_display(out, "client_ip", ip),
             None => member_str(out, "client_ip", "-"),
         }
         if let Some(user) = &self.user {
@@ -172,7 +168,7 @@ impl Capture {
         member_str(out, "host", &self.host);
         member_str(out, "url", &self.url);
         member_str(out, "protocol", self.protocol);
-        member_raw(out, "status", &self.status.to_string());
+        member_raw(out, "status", self.status);
         if let Some(ua) = &self.user_agent {
             member_str(out, "user_agent", ua);
         }
@@ -198,11 +194,11 @@ impl Capture {
         if let Some(e) = self.error {
             member_str(out, "error", e);
         }
-        member_raw(out, "request_bytes", &n.request_bytes.to_string());
-        member_raw(out, "response_bytes", &n.response_bytes.to_string());
-        member_raw(out, "duration_ms", &format!("{:.3}", n.duration_ms));
+        member_raw(out, "request_bytes", n.request_bytes);
+        member_raw(out, "response_bytes", n.response_bytes);
+        member_raw(out, "duration_ms", format_args!("{:.3}", n.duration_ms));
         match self.upstream_ms {
-            Some(u) => member_raw(out, "upstream_ms", &format!("{u:.3}")),
+            Some(u) => member_raw(out, "upstream_ms", format_args!("{u:.3}")),
             None => member_raw(out, "upstream_ms", "null"),
         }
         out.push(b'}');
@@ -218,13 +214,27 @@ fn member_str(out: &mut Vec<u8>, name: &str, value: &str) {
     json_string(out, value.as_bytes());
 }
 
-fn member_raw(out: &mut Vec<u8>, name: &str, value: &str) {
+/// Appends `"name":` and then `value` formatted as is (numbers, `null`), with no
+/// intermediate string.
+fn member_raw(out: &mut Vec<u8>, name: &str, value: impl std::fmt::Display) {
+    use std::io::Write;
     if out.len() > 1 {
         out.push(b',');
     }
     json_string(out, name.as_bytes());
     out.push(b':');
-    out.extend_from_slice(value.as_bytes());
+    let _ = write!(out, "{value}");
+}
+
+/// Appends `"name":"value"` for a value whose text needs no JSON escaping (times,
+/// addresses).
+fn member_display(out: &mut Vec<u8>, name: &str, value: impl std::fmt::Display) {
+    use std::io::Write;
+    if out.len() > 1 {
+        out.push(b',');
+    }
+    json_string(out, name.as_bytes());
+    let _ = write!(out, ":\"{value}\"");
 }
 
 /// Appends `s` as a JSON string (control characters escaped).
