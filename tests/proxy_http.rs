@@ -29,6 +29,7 @@ async fn get_is_proxied_and_yields_one_record() {
     assert_eq!(r["scheme"], "http");
     assert_eq!(r["response_bytes"], text.len() as u64);
     assert!(r["upstream_ms"].is_number());
+    assert!(r.get("error").is_none(), "{r}");
     assert_eq!(
         r["request_id"].as_str().unwrap(),
         resp.headers()["x-request-id"].to_str().unwrap()
