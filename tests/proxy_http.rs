@@ -264,7 +264,12 @@ async fn forwarding_headers_are_believed_only_from_trusted_proxies() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websocket_upgrade_passes_through_and_echoes_a_frame() {
     let up = start_upstream().await;
-    let proxy = start_proxy(up).await;
+    // Short HTTP timers: the tunnel must outlive them.
+    let proxy = start_proxy_with(&format!("http://{up}"), redactor(None), |c| {
+        c.limits.idle_timeout = Duration::from_millis(150);
+        c.limits.header_read_timeout = Duration::from_millis(150);
+    })
+    .await;
     let mut s = TcpStream::connect(proxy.addr).await.unwrap();
     s.write_all(
         b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
@@ -286,6 +291,7 @@ async fn websocket_upgrade_passes_through_and_echoes_a_frame() {
     let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
     assert!(head.starts_with("http/1.1 101"), "{head}");
     assert!(head.contains("upgrade: websocket"), "{head}");
+    tokio::time::sleep(Duration::from_millis(400)).await;
     // A masked text frame "hi"; the test upstream echoes the bytes.
     let frame = [0x81u8, 0x82, 1, 2, 3, 4, b'h' ^ 1, b'i' ^ 2];
     s.write_all(&frame).await.unwrap();
@@ -380,4 +386,61 @@ async fn oversized_head_later_on_a_keep_alive_connection_gets_431_and_a_record()
     assert_eq!(recs[0]["status"], 200);
     assert_eq!(recs[1]["status"], 431);
     assert_eq!(recs[1]["error"], "header_too_large");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_head_later_on_a_keep_alive_connection_gets_408_and_a_record() {
+    let up = start_upstream().await;
+    let proxy = start_proxy_with(&format!("http://{up}"), redactor(None), |c| {
+        c.limits.header_read_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let mut s = TcpStream::connect(proxy.addr).await.unwrap();
+    s.write_all(b"GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    // Read the first response whole, then start a second head and stall.
+    let mut first = Vec::new();
+    while !first.ends_with(b"hello from upstream /first\n") {
+        let mut buf = [0u8; 512];
+        use tokio::io::AsyncReadExt;
+        let n = s.read(&mut buf).await.unwrap();
+        assert!(n > 0);
+        first.extend_from_slice(&buf[..n]);
+    }
+    s.write_all(b"GET /second HTTP/1.1\r\nHost: x\r\nX-A: ")
+        .await
+        .unwrap();
+    let answer = read_to_close(&mut s, Duration::from_secs(3)).await;
+    assert!(answer.starts_with("HTTP/1.1 408 "), "{answer}");
+    let recs = proxy.json_records(2).await;
+    assert_eq!(recs.len(), 2, "{recs:?}");
+    assert_eq!(recs[1]["status"], 408);
+    assert_eq!(recs[1]["error"], "header_timeout");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_keep_alive_connection_is_closed_quietly_after_the_idle_timeout() {
+    let up = start_upstream().await;
+    let proxy = start_proxy_with(&format!("http://{up}"), redactor(None), |c| {
+        c.limits.idle_timeout = Duration::from_millis(300);
+        c.limits.header_read_timeout = Duration::from_secs(10);
+    })
+    .await;
+    let mut s = TcpStream::connect(proxy.addr).await.unwrap();
+    s.write_all(b"GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let answer = read_to_close(&mut s, Duration::from_secs(5)).await;
+    let took = started.elapsed();
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    assert!(!answer.contains("408"), "{answer}");
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+    // The idle close is not a request: still the one record.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(proxy.records.lock().unwrap().len(), 1);
 }

@@ -281,6 +281,7 @@ pub(crate) async fn handle(
         error: None,
     };
     let mut guard = RecordGuard::new(shared.recorder.clone(), start, capture);
+    guard.track(conn.io.clone());
 
     // Body limit, when the length is declared.
     let declared = req
@@ -430,6 +431,7 @@ pub(crate) async fn handle(
     if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
         if let Some(client_upgrade) = client_upgrade {
             let upstream_upgrade = hyper::upgrade::on(&mut resp);
+            conn.io.upgraded.store(true, Ordering::Relaxed);
             tokio::spawn(async move {
                 let (c, u) = tokio::join!(client_upgrade, upstream_upgrade);
                 if let (Ok(c), Ok(u)) = (c, u) {

@@ -22,6 +22,7 @@ use tokio::sync::mpsc;
 use crate::format::Format;
 use crate::redact::{Redactor, Scratch};
 
+use super::net::IoState;
 use super::Stats;
 
 /// A function that takes each redacted record line.
@@ -269,6 +270,8 @@ pub(crate) struct RecordGuard {
     pub request_bytes: Arc<AtomicU64>,
     /// Response body bytes sent.
     pub response_bytes: u64,
+    /// Told when the request is over (HTTP/1 timers restart from there).
+    io: Option<Arc<IoState>>,
     done: bool,
 }
 
@@ -280,8 +283,15 @@ impl RecordGuard {
             capture,
             request_bytes: Arc::new(AtomicU64::new(0)),
             response_bytes: 0,
+            io: None,
             done: false,
         }
+    }
+
+    /// Marks the connection busy until this request's record is emitted.
+    pub(crate) fn track(&mut self, io: Arc<IoState>) {
+        io.in_request.store(true, Ordering::Relaxed);
+        self.io = Some(io);
     }
 
     /// The capture, to fill in as the request goes on.
@@ -301,6 +311,9 @@ impl RecordGuard {
             duration_ms: self.start.elapsed().as_secs_f64() * 1000.0,
         };
         self.recorder.emit(&self.capture, &numbers);
+        if let Some(io) = self.io.take() {
+            io.response_done();
+        }
     }
 }
 
