@@ -444,3 +444,28 @@ async fn idle_keep_alive_connection_is_closed_quietly_after_the_idle_timeout() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(proxy.records.lock().unwrap().len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_connect_timeout_gives_504_with_a_record() {
+    // A loopback listener that never accepts, its backlog filled: further connects hang.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(1).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut fillers = Vec::new();
+    for _ in 0..8 {
+        match tokio::time::timeout(Duration::from_millis(200), TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => fillers.push(s),
+            _ => break,
+        }
+    }
+    let proxy = start_proxy_with(&format!("http://{addr}"), redactor(None), |c| {
+        c.limits.connect_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let (resp, _) = get(&client(), &proxy.url("/")).await;
+    assert_eq!(resp.status(), 504);
+    let recs = proxy.json_records(1).await;
+    assert_eq!(recs[0]["error"], "upstream_connect_timeout");
+    drop(listener);
+}
