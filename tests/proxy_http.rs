@@ -469,3 +469,26 @@ async fn upstream_connect_timeout_gives_504_with_a_record() {
     assert_eq!(recs[0]["error"], "upstream_connect_timeout");
     drop(listener);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_still_running_at_the_drain_deadline_are_cut_and_recorded_as_shutdown() {
+    let up = start_upstream().await;
+    let mut proxy = start_proxy_with(&format!("http://{up}"), redactor(None), |c| {
+        c.limits.drain = Duration::from_millis(100);
+    })
+    .await;
+    let c = client();
+    let url = proxy.url("/slow");
+    let in_flight =
+        tokio::spawn(async move { c.request(Request::get(url).body(body("")).unwrap()).await });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    proxy.stop().await;
+    assert!(
+        in_flight.await.unwrap().is_err(),
+        "the cut request fails for its client"
+    );
+    let recs = proxy.json_records(1).await;
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0]["error"], "shutdown");
+    assert_eq!(recs[0]["status"], 503);
+}

@@ -412,6 +412,7 @@ async fn accept_loop(
     })
     .await;
     if drained.is_err() {
+        shared.recorder.cutting();
         conns.abort_all();
         while conns.join_next().await.is_some() {}
     }

@@ -13,7 +13,7 @@
 //! way it ends.
 
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -59,6 +59,8 @@ pub(crate) struct Recorder {
     pool: Mutex<Vec<Worker>>,
     queue: mpsc::Sender<Vec<u8>>,
     stats: Arc<Stats>,
+    /// Set when the drain deadline passed and the remaining requests are being cut.
+    cutting: AtomicBool,
 }
 
 impl Recorder {
@@ -79,8 +81,14 @@ impl Recorder {
             pool: Mutex::new(Vec::new()),
             queue: tx,
             stats,
+            cutting: AtomicBool::new(false),
         };
         Ok((Arc::new(recorder), writer))
+    }
+
+    /// From now on, requests that end unfinished were cut by shutdown, not by their client.
+    pub(crate) fn cutting(&self) {
+        self.cutting.store(true, Ordering::Relaxed);
     }
 }
 
@@ -318,15 +326,21 @@ impl RecordGuard {
 }
 
 impl Drop for RecordGuard {
-    /// A request dropped before its end: the client went away (or shutdown cut it) before
-    /// a response (status 499, as nginx logs it) or before the whole body was sent.
+    /// A request dropped before its end: the client went away before a response (status
+    /// 499, as nginx logs it) or before the whole body was sent (`incomplete`), or the drain
+    /// deadline cut it (`shutdown`; 503 when no response had begun).
     fn drop(&mut self) {
         if !self.done {
+            let cut = self.recorder.cutting.load(Ordering::Relaxed);
             if self.capture.status == 0 {
-                self.capture.status = 499;
-                self.capture.error.get_or_insert("client_closed");
+                self.capture.status = if cut { 503 } else { 499 };
+                self.capture
+                    .error
+                    .get_or_insert(if cut { "shutdown" } else { "client_closed" });
             } else {
-                self.capture.error.get_or_insert("incomplete");
+                self.capture
+                    .error
+                    .get_or_insert(if cut { "shutdown" } else { "incomplete" });
             }
         }
         self.finish();
