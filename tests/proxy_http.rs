@@ -29,6 +29,7 @@ async fn get_is_proxied_and_yields_one_record() {
     assert_eq!(r["scheme"], "http");
     assert_eq!(r["response_bytes"], text.len() as u64);
     assert!(r["upstream_ms"].is_number());
+    assert!(r.get("error").is_none(), "{r}");
     assert_eq!(
         r["request_id"].as_str().unwrap(),
         resp.headers()["x-request-id"].to_str().unwrap()
@@ -158,6 +159,23 @@ async fn declared_body_over_the_limit_gets_413() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streamed_body_over_the_limit_gets_413() {
+    let up = start_upstream().await;
+    let proxy = start_proxy_with(&format!("http://{up}"), redactor(None), |c| {
+        c.limits.max_body_bytes = 1000;
+    })
+    .await;
+    let piece: &'static str = Box::leak("z".repeat(400).into_boxed_str());
+    let req = Request::post(proxy.url("/echo"))
+        .body(chunked(vec![piece; 5], Duration::from_millis(5)))
+        .unwrap();
+    let (resp, _) = send(&client(), req).await;
+    assert_eq!(resp.status(), 413);
+    let recs = proxy.json_records(1).await;
+    assert_eq!(recs[0]["error"], "body_limit");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_over_the_limit_get_503_and_a_record() {
     let up = start_upstream().await;
     let proxy = start_proxy_with(&format!("http://{up}"), redactor(None), |c| {
@@ -246,7 +264,12 @@ async fn forwarding_headers_are_believed_only_from_trusted_proxies() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websocket_upgrade_passes_through_and_echoes_a_frame() {
     let up = start_upstream().await;
-    let proxy = start_proxy(up).await;
+    // Short HTTP timers: the tunnel must outlive them.
+    let proxy = start_proxy_with(&format!("http://{up}"), redactor(None), |c| {
+        c.limits.idle_timeout = Duration::from_millis(150);
+        c.limits.header_read_timeout = Duration::from_millis(150);
+    })
+    .await;
     let mut s = TcpStream::connect(proxy.addr).await.unwrap();
     s.write_all(
         b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
@@ -268,6 +291,7 @@ async fn websocket_upgrade_passes_through_and_echoes_a_frame() {
     let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
     assert!(head.starts_with("http/1.1 101"), "{head}");
     assert!(head.contains("upgrade: websocket"), "{head}");
+    tokio::time::sleep(Duration::from_millis(400)).await;
     // A masked text frame "hi"; the test upstream echoes the bytes.
     let frame = [0x81u8, 0x82, 1, 2, 3, 4, b'h' ^ 1, b'i' ^ 2];
     s.write_all(&frame).await.unwrap();
@@ -297,4 +321,174 @@ async fn shutdown_drains_the_request_in_flight_and_refuses_new_connections() {
     let recs = proxy.records(1).await;
     assert_eq!(recs.len(), 1);
     assert!(TcpStream::connect(addr).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_record_queue_drops_and_counts_without_slowing_requests() {
+    let up = start_upstream().await;
+    let proxy = start_proxy_with(&format!("http://{up}"), redactor(None), |c| {
+        c.queue_capacity = 1;
+        // A sink that takes 300 ms per record.
+        c.sink = redactd::proxy::RecordSink::Hook(std::sync::Arc::new(|_: &[u8]| {
+            std::thread::sleep(Duration::from_millis(300))
+        }));
+    })
+    .await;
+    let c = client();
+    let started = std::time::Instant::now();
+    for _ in 0..6 {
+        let (resp, _) = get(&c, &proxy.url("/")).await;
+        assert_eq!(resp.status(), 200);
+    }
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+    let stats = proxy.server.as_ref().unwrap().stats();
+    assert!(stats.records_dropped() >= 3, "{}", stats.records_dropped());
+    assert_eq!(stats.records() + stats.records_dropped(), 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_leaves_before_the_response_still_yields_one_record() {
+    let up = start_upstream().await;
+    let proxy = start_proxy(up).await;
+    let mut s = TcpStream::connect(proxy.addr).await.unwrap();
+    s.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    drop(s);
+    let recs = proxy.json_records(1).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(proxy.records(1).await.len(), 1, "exactly one record");
+    assert_eq!(recs[0]["status"], 499, "{}", recs[0]);
+    assert_eq!(recs[0]["error"], "client_closed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_head_later_on_a_keep_alive_connection_gets_431_and_a_record() {
+    let up = start_upstream().await;
+    let proxy = start_proxy_with(&format!("http://{up}"), redactor(None), |c| {
+        c.limits.max_header_bytes = 4096;
+    })
+    .await;
+    let big = "b".repeat(20_000);
+    let raw = format!(
+        "GET /first HTTP/1.1\r\nHost: x\r\n\r\nGET /second HTTP/1.1\r\nHost: x\r\nX-Big: {big}\r\n\r\n"
+    );
+    let answer = raw_exchange(proxy.addr, raw.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    assert!(answer.contains("HTTP/1.1 431 "), "{answer}");
+    let recs = proxy.json_records(2).await;
+    assert_eq!(recs.len(), 2, "{recs:?}");
+    assert_eq!(recs[0]["status"], 200);
+    assert_eq!(recs[1]["status"], 431);
+    assert_eq!(recs[1]["error"], "header_too_large");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_head_later_on_a_keep_alive_connection_gets_408_and_a_record() {
+    let up = start_upstream().await;
+    let proxy = start_proxy_with(&format!("http://{up}"), redactor(None), |c| {
+        c.limits.header_read_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let mut s = TcpStream::connect(proxy.addr).await.unwrap();
+    s.write_all(b"GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    // Read the first response whole, then start a second head and stall.
+    let mut first = Vec::new();
+    while !first.ends_with(b"hello from upstream /first\n") {
+        let mut buf = [0u8; 512];
+        use tokio::io::AsyncReadExt;
+        let n = s.read(&mut buf).await.unwrap();
+        assert!(n > 0);
+        first.extend_from_slice(&buf[..n]);
+    }
+    s.write_all(b"GET /second HTTP/1.1\r\nHost: x\r\nX-A: ")
+        .await
+        .unwrap();
+    let answer = read_to_close(&mut s, Duration::from_secs(3)).await;
+    assert!(answer.starts_with("HTTP/1.1 408 "), "{answer}");
+    let recs = proxy.json_records(2).await;
+    assert_eq!(recs.len(), 2, "{recs:?}");
+    assert_eq!(recs[1]["status"], 408);
+    assert_eq!(recs[1]["error"], "header_timeout");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_keep_alive_connection_is_closed_quietly_after_the_idle_timeout() {
+    let up = start_upstream().await;
+    let proxy = start_proxy_with(&format!("http://{up}"), redactor(None), |c| {
+        c.limits.idle_timeout = Duration::from_millis(300);
+        c.limits.header_read_timeout = Duration::from_secs(10);
+    })
+    .await;
+    let mut s = TcpStream::connect(proxy.addr).await.unwrap();
+    s.write_all(b"GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let answer = read_to_close(&mut s, Duration::from_secs(5)).await;
+    let took = started.elapsed();
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    assert!(!answer.contains("408"), "{answer}");
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+    // The idle close is not a request: still the one record.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(proxy.records.lock().unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_connect_timeout_gives_504_with_a_record() {
+    // A loopback listener that never accepts, its backlog filled: further connects hang.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(1).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut fillers = Vec::new();
+    for _ in 0..8 {
+        match tokio::time::timeout(Duration::from_millis(200), TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => fillers.push(s),
+            _ => break,
+        }
+    }
+    let proxy = start_proxy_with(&format!("http://{addr}"), redactor(None), |c| {
+        c.limits.connect_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let (resp, _) = get(&client(), &proxy.url("/")).await;
+    assert_eq!(resp.status(), 504);
+    let recs = proxy.json_records(1).await;
+    assert_eq!(recs[0]["error"], "upstream_connect_timeout");
+    drop(listener);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_still_running_at_the_drain_deadline_are_cut_and_recorded_as_shutdown() {
+    let up = start_upstream().await;
+    let mut proxy = start_proxy_with(&format!("http://{up}"), redactor(None), |c| {
+        c.limits.drain = Duration::from_millis(100);
+    })
+    .await;
+    let c = client();
+    let url = proxy.url("/slow");
+    let in_flight =
+        tokio::spawn(async move { c.request(Request::get(url).body(body("")).unwrap()).await });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    proxy.stop().await;
+    assert!(
+        in_flight.await.unwrap().is_err(),
+        "the cut request fails for its client"
+    );
+    let recs = proxy.json_records(1).await;
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0]["error"], "shutdown");
+    assert_eq!(recs[0]["status"], 503);
 }

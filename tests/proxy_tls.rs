@@ -163,3 +163,44 @@ async fn http1_over_tls_works_and_a_replaced_certificate_is_served_without_resta
         .unwrap()
         .starts_with("TLSv1."));
 }
+
+fn upstream_tls_config(ca: &Ca) -> Arc<rustls::ServerConfig> {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    let leaf = params.signed_by(&key, &ca.cert, &ca.key).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![leaf.der().clone()],
+        rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+    )
+    .unwrap();
+    Arc::new(config)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_upstream_is_verified_against_the_given_ca_and_refused_without_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = ca();
+    std::fs::write(dir.path().join("ca.pem"), ca.cert.pem()).unwrap();
+    let up = start_tls_upstream(upstream_tls_config(&ca)).await;
+    let upstream = format!("https://localhost:{}", up.port());
+
+    let trusting = start_proxy_with(&upstream, redactor(None), |c| {
+        c.upstream_ca = Some(dir.path().join("ca.pem"));
+    })
+    .await;
+    let (resp, text) = get(&client(), &trusting.url("/over-tls")).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(text, "hello from upstream /over-tls\n");
+
+    let unverified = start_proxy_with(&upstream, redactor(None), |_| {}).await;
+    let (resp, _) = get(&client(), &unverified.url("/over-tls")).await;
+    assert_eq!(resp.status(), 502);
+    let recs = unverified.json_records(1).await;
+    assert_eq!(recs[0]["status"], 502);
+}

@@ -47,9 +47,12 @@ pub struct ProxyArgs {
     /// Worker threads [default: all cores].
     #[arg(long, value_name = "N")]
     workers: Option<usize>,
-    /// Seconds to receive a request head (408 after).
+    /// Seconds to receive a request head from its first byte (408 after).
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     header_timeout_secs: u64,
+    /// Seconds an HTTP/1 keep-alive connection may sit idle between requests.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    idle_timeout_secs: u64,
     /// Largest request head in bytes (431 above).
     #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024)]
     max_header_bytes: usize,
@@ -112,6 +115,7 @@ pub fn run(args: ProxyArgs) -> Result<(), Failure> {
     pc.queue_capacity = args.queue;
     pc.limits = Limits {
         header_read_timeout: Duration::from_secs(args.header_timeout_secs),
+        idle_timeout: Duration::from_secs(args.idle_timeout_secs),
         max_header_bytes: args.max_header_bytes,
         max_body_bytes: args.max_body_bytes,
         connect_timeout: Duration::from_secs(args.connect_timeout_secs),
@@ -121,10 +125,16 @@ pub fn run(args: ProxyArgs) -> Result<(), Failure> {
         ..Limits::default()
     };
 
-    let mut rt = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = args.workers {
-        rt.worker_threads(n.max(1));
-    }
+    // One worker: a current-thread runtime (no work-stealing machinery to pay for).
+    let mut rt = match args.workers {
+        Some(1) => tokio::runtime::Builder::new_current_thread(),
+        Some(n) => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(n.max(1));
+            b
+        }
+        None => tokio::runtime::Builder::new_multi_thread(),
+    };
     let rt = rt
         .enable_all()
         .build()
@@ -145,7 +155,7 @@ pub fn run(args: ProxyArgs) -> Result<(), Failure> {
         let stats = server.stats();
         server.wait().await;
         eprintln!(
-            "redactd: proxy stopped: {} requests, {} records written, {} dropped (queue full), {} refused connections, {} DLP bodies, {} compressed bodies passed unscanned.",
+            "redactd: proxy stopped: {} requests, {} records written, {} dropped (queue full), {} refused connections, {} DLP bodies, {} text bodies passed unscanned (compressed or event streams).",
             stats.requests(),
             stats.records(),
             stats.records_dropped(),

@@ -165,10 +165,21 @@ fn error_response(
     resp
 }
 
-/// Whether DLP scans bodies of this content type: text, JSON and XML.
-fn dlp_eligible(content_type: Option<&HeaderValue>) -> bool {
+/// What DLP does with a body of this content type.
+#[derive(Debug, PartialEq, Eq)]
+enum DlpScope {
+    /// Not text: passed without a look.
+    Ignore,
+    /// Text, JSON or XML: scanned.
+    Scan,
+    /// Text that must not be held back (server-sent events: the carry-over window would
+    /// delay each event until the next ones arrive): passed unscanned, and counted.
+    Unscannable,
+}
+
+fn dlp_scope(content_type: Option<&HeaderValue>) -> DlpScope {
     let Some(ct) = content_type.and_then(|v| v.to_str().ok()) else {
-        return false;
+        return DlpScope::Ignore;
     };
     let ct = ct
         .split(';')
@@ -176,13 +187,21 @@ fn dlp_eligible(content_type: Option<&HeaderValue>) -> bool {
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    ct.starts_with("text/")
+    if ct == "text/event-stream" {
+        return DlpScope::Unscannable;
+    }
+    let text = ct.starts_with("text/")
         || ct == "application/json"
         || ct.ends_with("+json")
         || ct == "application/xml"
         || ct.ends_with("+xml")
         || ct == "application/x-ndjson"
-        || ct == "application/javascript"
+        || ct == "application/javascript";
+    if text {
+        DlpScope::Scan
+    } else {
+        DlpScope::Ignore
+    }
 }
 
 /// The upstream error that best explains a failed request: a connect timeout is a timeout.
@@ -262,6 +281,7 @@ pub(crate) async fn handle(
         error: None,
     };
     let mut guard = RecordGuard::new(shared.recorder.clone(), start, capture);
+    guard.track(conn.io.clone());
 
     // Body limit, when the length is declared.
     let declared = req
@@ -411,6 +431,7 @@ pub(crate) async fn handle(
     if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
         if let Some(client_upgrade) = client_upgrade {
             let upstream_upgrade = hyper::upgrade::on(&mut resp);
+            conn.io.upgraded.store(true, Ordering::Relaxed);
             tokio::spawn(async move {
                 let (c, u) = tokio::join!(client_upgrade, upstream_upgrade);
                 if let (Ok(c), Ok(u)) = (c, u) {
@@ -447,13 +468,14 @@ pub(crate) async fn handle(
         let has_body = guard.capture().method != "HEAD"
             && parts.status != StatusCode::NO_CONTENT
             && parts.status != StatusCode::NOT_MODIFIED;
-        if has_body && dlp_eligible(parts.headers.get(header::CONTENT_TYPE)) {
+        let scope = dlp_scope(parts.headers.get(header::CONTENT_TYPE));
+        if has_body && scope != DlpScope::Ignore {
             let encoded = parts
                 .headers
                 .get(header::CONTENT_ENCODING)
                 .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"));
-            if encoded {
-                // Compressed: passed unchanged, and counted.
+            if encoded || scope == DlpScope::Unscannable {
+                // Compressed, or a stream of events: passed unchanged, and counted.
                 shared
                     .stats
                     .dlp_compressed_passed
@@ -469,4 +491,37 @@ pub(crate) async fn handle(
         parts,
         ResponseBody::new(body, guard).boxed_unsync(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dlp_scans_text_json_and_xml_but_not_binary_or_event_streams() {
+        let scope = |ct: &str| dlp_scope(Some(&HeaderValue::from_str(ct).unwrap()));
+        assert_eq!(scope("text/html; charset=utf-8"), DlpScope::Scan);
+        assert_eq!(scope("application/json"), DlpScope::Scan);
+        assert_eq!(scope("application/problem+json"), DlpScope::Scan);
+        assert_eq!(scope("application/xml"), DlpScope::Scan);
+        assert_eq!(scope("image/png"), DlpScope::Ignore);
+        assert_eq!(scope("application/octet-stream"), DlpScope::Ignore);
+        assert_eq!(scope("text/event-stream"), DlpScope::Unscannable);
+        assert_eq!(dlp_scope(None), DlpScope::Ignore);
+    }
+
+    #[test]
+    fn basic_user_keeps_the_name_and_never_the_password() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Basic amFuZTpodW50ZXIycGFzcw=="),
+        );
+        assert_eq!(basic_user(&h).as_deref(), Some("jane"));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer abc"),
+        );
+        assert_eq!(basic_user(&h), None);
+    }
 }

@@ -54,9 +54,12 @@ use record::{Capture, RecordGuard, Recorder};
 /// Limits and timeouts. Every one has a clean answer when hit.
 #[derive(Debug, Clone)]
 pub struct Limits {
-    /// Time to receive a whole request head (slowloris); 408 when exceeded. Also the idle
-    /// keep-alive timeout of HTTP/1 connections.
+    /// Time to receive a whole request head from its first byte (slowloris); 408 when
+    /// exceeded.
     pub header_read_timeout: Duration,
+    /// Time an HTTP/1 keep-alive connection may sit idle between requests before it is
+    /// closed.
+    pub idle_timeout: Duration,
     /// Largest request head; 431 when exceeded.
     pub max_header_bytes: usize,
     /// Largest request body; 413 when exceeded (by `Content-Length` or while streaming).
@@ -77,6 +80,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
             max_header_bytes: 16 * 1024,
             max_body_bytes: 16 * 1024 * 1024,
             connect_timeout: Duration::from_secs(5),
@@ -198,7 +202,8 @@ impl Stats {
     pub fn dlp_bodies(&self) -> u64 {
         self.dlp_bodies.load(Ordering::Relaxed)
     }
-    /// Compressed text bodies DLP passed unchanged (not scanned).
+    /// Text bodies DLP passed unchanged, not scanned: compressed ones and server-sent
+    /// event streams.
     pub fn dlp_compressed_passed(&self) -> u64 {
         self.dlp_compressed_passed.load(Ordering::Relaxed)
     }
@@ -260,6 +265,8 @@ pub(crate) struct ConnInfo {
     pub(crate) peer: SocketAddr,
     pub(crate) scheme: &'static str,
     pub(crate) tls_version: Option<&'static str>,
+    /// The connection's IO state (HTTP/1 timers follow the request's progress).
+    pub(crate) io: Arc<IoState>,
 }
 
 /// Binds `config.listen` and serves until `shutdown` resolves, then stops accepting and
@@ -314,7 +321,9 @@ pub async fn serve(
         .http1()
         .timer(TokioTimer::new())
         .keep_alive(true)
-        .header_read_timeout(config.limits.header_read_timeout)
+        // The head and idle timers run in the connection's IO wrapper (`net::Timers`), so
+        // that a late head on a keep-alive connection still gets its 408.
+        .header_read_timeout(None)
         .max_buf_size(config.limits.max_header_bytes.max(8192));
     builder
         .http2()
@@ -403,6 +412,7 @@ async fn accept_loop(
     })
     .await;
     if drained.is_err() {
+        shared.recorder.cutting();
         conns.abort_all();
         while conns.join_next().await.is_some() {}
     }
@@ -568,11 +578,19 @@ async fn serve_io<I>(
     };
 
     let state = Arc::new(IoState::default());
-    let io = TokioIo::new(Rewind::new(prefix, io, state.clone()));
+    let h2 = h2 || prefix.starts_with(b"PRI * HTTP/2.0");
+    let timers = (!h2).then(|| {
+        net::Timers::new(
+            shared.limits.header_read_timeout,
+            shared.limits.idle_timeout,
+        )
+    });
+    let io = TokioIo::new(Rewind::new(prefix, io, state.clone(), timers));
     let info = Arc::new(ConnInfo {
         peer,
         scheme,
         tls_version,
+        io: state.clone(),
     });
     let svc_shared = shared.clone();
     let service = hyper::service::service_fn(move |req| {
@@ -596,7 +614,7 @@ async fn serve_io<I>(
             (431, "header_too_large")
         } else if err.is_parse() {
             (400, "bad_request")
-        } else if err.is_timeout() && state.read_since_write.load(Ordering::Relaxed) > 0 {
+        } else if state.head_timed_out.load(Ordering::Relaxed) {
             (408, "header_timeout")
         } else {
             return;

@@ -3,11 +3,12 @@
 //! read under a deadline and a size limit (so a slow or oversized head gets a clean 408 or
 //! 431 and a record, not a silent close).
 
+use std::future::Future;
 use std::io;
 use std::net::IpAddr;
 use std::pin::Pin;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -140,33 +141,85 @@ pub(crate) fn client_address(
     client
 }
 
-/// Per-connection IO facts the connection task reads after hyper is done with the IO.
+/// Per-connection IO state shared by the IO wrapper, the handler and the record guard.
 #[derive(Debug, Default)]
 pub(crate) struct IoState {
-    /// Bytes read since the last write: non-zero when hyper gives up on a head, meaning a
-    /// request had begun.
-    pub read_since_write: AtomicU64,
+    /// Bytes read since the last response completed: non-zero between the first byte of a
+    /// new request head and its response.
+    pub read_since_response: AtomicU64,
+    /// A request is being handled (its head has been parsed).
+    pub in_request: AtomicBool,
+    /// The connection was upgraded: a tunnel, no more HTTP timers.
+    pub upgraded: AtomicBool,
+    /// The head timer fired: a 408 was sent and the connection closed.
+    pub head_timed_out: AtomicBool,
 }
 
-/// An IO that first replays `prefix` (bytes read before hyper took over) and keeps
-/// [`IoState`] up to date.
-pub(crate) struct Rewind<I> {
-    prefix: Bytes,
-    inner: I,
-    state: Arc<IoState>,
+impl IoState {
+    /// The response to the current request is complete.
+    pub(crate) fn response_done(&self) {
+        self.in_request.store(false, Ordering::Relaxed);
+        self.read_since_response.store(0, Ordering::Relaxed);
+    }
 }
 
-impl<I> Rewind<I> {
-    pub(crate) fn new(prefix: Bytes, inner: I, state: Arc<IoState>) -> Self {
-        Rewind {
-            prefix,
-            inner,
-            state,
+/// HTTP/1 timers of a connection, run inside its reads: the whole request head must arrive
+/// within `head` of its first byte (else a 408 is written and the read fails), and an idle
+/// keep-alive connection ends after `idle` (a clean EOF). A head pipelined behind the
+/// previous request, already in hyper's buffer when that response completes, is timed by
+/// the idle timer instead (still bounded).
+pub(crate) struct Timers {
+    head: Duration,
+    idle: Duration,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+    armed: Option<Phase>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Idle,
+    Head,
+}
+
+impl Timers {
+    pub(crate) fn new(head: Duration, idle: Duration) -> Self {
+        Timers {
+            head,
+            idle,
+            sleep: Box::pin(tokio::time::sleep(idle)),
+            armed: None,
         }
     }
 }
 
-impl<I: AsyncRead + Unpin> AsyncRead for Rewind<I> {
+const RESPONSE_408: &[u8] = b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain\r\ncontent-length: 20\r\nconnection: close\r\n\r\n408 Request Timeout\n";
+
+/// An IO that first replays `prefix` (bytes read before hyper took over), keeps
+/// [`IoState`] up to date and, for HTTP/1, runs the head and idle [`Timers`].
+pub(crate) struct Rewind<I> {
+    prefix: Bytes,
+    inner: I,
+    state: Arc<IoState>,
+    timers: Option<Timers>,
+}
+
+impl<I> Rewind<I> {
+    pub(crate) fn new(
+        prefix: Bytes,
+        inner: I,
+        state: Arc<IoState>,
+        timers: Option<Timers>,
+    ) -> Self {
+        Rewind {
+            prefix,
+            inner,
+            state,
+            timers,
+        }
+    }
+}
+
+impl<I: AsyncRead + AsyncWrite + Unpin> AsyncRead for Rewind<I> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -178,13 +231,54 @@ impl<I: AsyncRead + Unpin> AsyncRead for Rewind<I> {
             self.prefix.advance(n);
             return Poll::Ready(Ok(()));
         }
+        let this = &mut *self;
         let before = buf.filled().len();
-        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let r = Pin::new(&mut this.inner).poll_read(cx, buf);
         let n = buf.filled().len() - before;
         if n > 0 {
-            self.state
-                .read_since_write
+            this.state
+                .read_since_response
                 .fetch_add(n as u64, Ordering::Relaxed);
+        }
+        let Some(t) = this.timers.as_mut() else {
+            return r;
+        };
+        let state = &this.state;
+        let phase = if state.upgraded.load(Ordering::Relaxed) {
+            this.timers = None;
+            return r;
+        } else if state.in_request.load(Ordering::Relaxed) {
+            None
+        } else if state.read_since_response.load(Ordering::Relaxed) > 0 {
+            Some(Phase::Head)
+        } else {
+            Some(Phase::Idle)
+        };
+        if phase != t.armed {
+            t.armed = phase;
+            if let Some(p) = phase {
+                let after = if p == Phase::Head { t.head } else { t.idle };
+                t.sleep.as_mut().reset(tokio::time::Instant::now() + after);
+            }
+        }
+        if r.is_pending() {
+            if let Some(p) = t.armed {
+                if t.sleep.as_mut().poll(cx).is_ready() {
+                    t.armed = None;
+                    if p == Phase::Idle {
+                        // Idle keep-alive over: a clean end of stream.
+                        return Poll::Ready(Ok(()));
+                    }
+                    state.head_timed_out.store(true, Ordering::Relaxed);
+                    // Best effort: the socket buffer normally takes it at once.
+                    let _ = Pin::new(&mut this.inner).poll_write(cx, RESPONSE_408);
+                    let _ = Pin::new(&mut this.inner).poll_flush(cx);
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "request head not received in time",
+                    )));
+                }
+            }
         }
         r
     }
@@ -196,7 +290,6 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Rewind<I> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.state.read_since_write.store(0, Ordering::Relaxed);
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
 
@@ -205,7 +298,6 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Rewind<I> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.state.read_since_write.store(0, Ordering::Relaxed);
         Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
     }
 

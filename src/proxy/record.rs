@@ -13,15 +13,16 @@
 //! way it ends.
 
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::mpsc;
 
 use crate::format::Format;
 use crate::redact::{Redactor, Scratch};
 
+use super::net::IoState;
 use super::Stats;
 
 /// A function that takes each redacted record line.
@@ -58,6 +59,8 @@ pub(crate) struct Recorder {
     pool: Mutex<Vec<Worker>>,
     queue: mpsc::Sender<Vec<u8>>,
     stats: Arc<Stats>,
+    /// Set when the drain deadline passed and the remaining requests are being cut.
+    cutting: AtomicBool,
 }
 
 impl Recorder {
@@ -78,41 +81,59 @@ impl Recorder {
             pool: Mutex::new(Vec::new()),
             queue: tx,
             stats,
+            cutting: AtomicBool::new(false),
         };
         Ok((Arc::new(recorder), writer))
     }
+
+    /// From now on, requests that end unfinished were cut by shutdown, not by their client.
+    pub(crate) fn cutting(&self) {
+        self.cutting.store(true, Ordering::Relaxed);
+    }
 }
 
-/// The writer thread: JSON lines to stdout (flushed whenever the queue runs dry) or to a
-/// hook.
+/// The writer thread: JSON lines to stdout or to a hook, in batches.
+///
+/// It polls the queue rather than waiting on it: a sender that found the writer asleep would
+/// have to wake it (a futex call and two context switches per record, measured as the
+/// largest cost on one core). Instead the writer drains whatever is queued, flushes, and
+/// sleeps 1 ms, doubling up to 50 ms while the queue stays empty.
 fn write_records(mut rx: mpsc::Receiver<Vec<u8>>, sink: RecordSink) {
     use std::io::Write;
-    match sink {
-        RecordSink::Hook(f) => {
-            while let Some(line) = rx.blocking_recv() {
-                f(&line);
-            }
-        }
-        RecordSink::Stdout => {
-            let stdout = std::io::stdout();
-            let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
-            let mut broken = false;
-            while let Some(mut line) = rx.blocking_recv() {
-                loop {
-                    line.push(b'\n');
-                    if !broken && out.write_all(&line).is_err() {
-                        broken = true;
-                    }
-                    match rx.try_recv() {
-                        Ok(next) => line = next,
-                        Err(_) => break,
+    use tokio::sync::mpsc::error::TryRecvError;
+    const MIN_NAP: Duration = Duration::from_millis(1);
+    const MAX_NAP: Duration = Duration::from_millis(50);
+    // Stdout is locked for the thread's life, so only when it is the sink.
+    let mut out = matches!(sink, RecordSink::Stdout)
+        .then(|| std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock()));
+    let mut broken = false;
+    let mut nap = MIN_NAP;
+    loop {
+        match rx.try_recv() {
+            Ok(mut line) => {
+                nap = MIN_NAP;
+                match &sink {
+                    RecordSink::Hook(f) => f(&line),
+                    RecordSink::Stdout => {
+                        line.push(b'\n');
+                        if let Some(out) = out.as_mut().filter(|_| !broken) {
+                            broken = out.write_all(&line).is_err();
+                        }
                     }
                 }
-                if !broken && out.flush().is_err() {
-                    broken = true;
-                }
             }
+            Err(TryRecvError::Empty) => {
+                if let Some(out) = out.as_mut().filter(|_| !broken) {
+                    broken = out.flush().is_err();
+                }
+                std::thread::sleep(nap);
+                nap = (nap * 2).min(MAX_NAP);
+            }
+            Err(TryRecvError::Disconnected) => break,
         }
+    }
+    if let Some(mut out) = out {
+        let _ = out.flush();
     }
 }
 
@@ -143,13 +164,9 @@ impl Capture {
     fn render(&self, n: &Numbers, out: &mut Vec<u8>) {
         out.push(b'{');
         let time = self.time.unwrap_or_else(SystemTime::now);
-        member_str(
-            out,
-            "time",
-            &humantime::format_rfc3339_millis(time).to_string(),
-        );
+        member_display(out, "time", humantime::format_rfc3339_millis(time));
         match self.client_ip {
-            Some(ip) => member_str(out, "client_ip", &ip.to_string()),
+            Some(ip) => member_display(out, "client_ip", ip),
             None => member_str(out, "client_ip", "-"),
         }
         if let Some(user) = &self.user {
@@ -160,7 +177,7 @@ impl Capture {
         member_str(out, "host", &self.host);
         member_str(out, "url", &self.url);
         member_str(out, "protocol", self.protocol);
-        member_raw(out, "status", &self.status.to_string());
+        member_raw(out, "status", self.status);
         if let Some(ua) = &self.user_agent {
             member_str(out, "user_agent", ua);
         }
@@ -186,11 +203,11 @@ impl Capture {
         if let Some(e) = self.error {
             member_str(out, "error", e);
         }
-        member_raw(out, "request_bytes", &n.request_bytes.to_string());
-        member_raw(out, "response_bytes", &n.response_bytes.to_string());
-        member_raw(out, "duration_ms", &format!("{:.3}", n.duration_ms));
+        member_raw(out, "request_bytes", n.request_bytes);
+        member_raw(out, "response_bytes", n.response_bytes);
+        member_raw(out, "duration_ms", format_args!("{:.3}", n.duration_ms));
         match self.upstream_ms {
-            Some(u) => member_raw(out, "upstream_ms", &format!("{u:.3}")),
+            Some(u) => member_raw(out, "upstream_ms", format_args!("{u:.3}")),
             None => member_raw(out, "upstream_ms", "null"),
         }
         out.push(b'}');
@@ -206,13 +223,27 @@ fn member_str(out: &mut Vec<u8>, name: &str, value: &str) {
     json_string(out, value.as_bytes());
 }
 
-fn member_raw(out: &mut Vec<u8>, name: &str, value: &str) {
+/// Appends `"name":` and then `value` formatted as is (numbers, `null`), with no
+/// intermediate string.
+fn member_raw(out: &mut Vec<u8>, name: &str, value: impl std::fmt::Display) {
+    use std::io::Write;
     if out.len() > 1 {
         out.push(b',');
     }
     json_string(out, name.as_bytes());
     out.push(b':');
-    out.extend_from_slice(value.as_bytes());
+    let _ = write!(out, "{value}");
+}
+
+/// Appends `"name":"value"` for a value whose text needs no JSON escaping (times,
+/// addresses).
+fn member_display(out: &mut Vec<u8>, name: &str, value: impl std::fmt::Display) {
+    use std::io::Write;
+    if out.len() > 1 {
+        out.push(b',');
+    }
+    json_string(out, name.as_bytes());
+    let _ = write!(out, ":\"{value}\"");
 }
 
 /// Appends `s` as a JSON string (control characters escaped).
@@ -247,6 +278,8 @@ pub(crate) struct RecordGuard {
     pub request_bytes: Arc<AtomicU64>,
     /// Response body bytes sent.
     pub response_bytes: u64,
+    /// Told when the request is over (HTTP/1 timers restart from there).
+    io: Option<Arc<IoState>>,
     done: bool,
 }
 
@@ -258,8 +291,15 @@ impl RecordGuard {
             capture,
             request_bytes: Arc::new(AtomicU64::new(0)),
             response_bytes: 0,
+            io: None,
             done: false,
         }
+    }
+
+    /// Marks the connection busy until this request's record is emitted.
+    pub(crate) fn track(&mut self, io: Arc<IoState>) {
+        io.in_request.store(true, Ordering::Relaxed);
+        self.io = Some(io);
     }
 
     /// The capture, to fill in as the request goes on.
@@ -279,13 +319,29 @@ impl RecordGuard {
             duration_ms: self.start.elapsed().as_secs_f64() * 1000.0,
         };
         self.recorder.emit(&self.capture, &numbers);
+        if let Some(io) = self.io.take() {
+            io.response_done();
+        }
     }
 }
 
 impl Drop for RecordGuard {
+    /// A request dropped before its end: the client went away before a response (status
+    /// 499, as nginx logs it) or before the whole body was sent (`incomplete`), or the drain
+    /// deadline cut it (`shutdown`; 503 when no response had begun).
     fn drop(&mut self) {
-        if !self.done && self.capture.error.is_none() && self.capture.status != 101 {
-            self.capture.error = Some("incomplete");
+        if !self.done {
+            let cut = self.recorder.cutting.load(Ordering::Relaxed);
+            if self.capture.status == 0 {
+                self.capture.status = if cut { 503 } else { 499 };
+                self.capture
+                    .error
+                    .get_or_insert(if cut { "shutdown" } else { "client_closed" });
+            } else {
+                self.capture
+                    .error
+                    .get_or_insert(if cut { "shutdown" } else { "incomplete" });
+            }
         }
         self.finish();
     }

@@ -173,6 +173,33 @@ pub async fn start_upstream() -> SocketAddr {
     addr
 }
 
+/// Starts the test upstream behind TLS (`config` holds its certificate).
+pub async fn start_tls_upstream(config: Arc<rustls::ServerConfig>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(
+                        TokioIo::new(tls),
+                        hyper::service::service_fn(upstream_service),
+                    )
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
 /// An address nothing listens on.
 pub async fn dead_address() -> SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -1,0 +1,102 @@
+//! `redactd proxy` as an operator runs it: records on stdout, SIGTERM drains and exits 0,
+//! bad TLS files exit 64.
+
+mod proxy_support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use proxy_support::*;
+
+fn redactd(home: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_redactd"));
+    cmd.env_remove("REDACTD_KEY_FILE")
+        .env("REDACTD_KEY", "42".repeat(32))
+        .env("HOME", home)
+        .env_remove("XDG_CONFIG_HOME");
+    cmd
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_and_exits_zero_with_records_on_stdout() {
+    let home = tempfile::tempdir().unwrap();
+    let up = start_upstream().await;
+    let mut child = redactd(home.path())
+        .args(["proxy", "--listen", "127.0.0.1:0", "--workers", "1"])
+        .args([
+            "--upstream",
+            &format!("http://{up}"),
+            "--profile",
+            "security",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    // "redactd: proxy listening on 127.0.0.1:PORT → http://…"
+    let addr: std::net::SocketAddr = line
+        .split_whitespace()
+        .nth(4)
+        .unwrap_or_else(|| panic!("{line}"))
+        .parse()
+        .unwrap_or_else(|_| panic!("{line}"));
+
+    let c = client();
+    let url = format!("http://{addr}/slow?email=jane.doe@example.com");
+    let in_flight = tokio::spawn(async move { get(&c, &url).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let (resp, text) = in_flight.await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(text, "slow done\n");
+
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let records: Vec<&str> = stdout.lines().collect();
+    assert_eq!(records.len(), 1, "{stdout}");
+    let r: serde_json::Value = serde_json::from_str(records[0]).unwrap();
+    assert_eq!(r["status"], 200);
+    assert!(r["url"].as_str().unwrap().starts_with("/slow?email="));
+    assert!(!stdout.contains("jane.doe@example.com"), "{stdout}");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert!(
+        rest.contains("1 requests, 1 records written, 0 dropped"),
+        "{rest}"
+    );
+}
+
+#[test]
+fn missing_tls_files_exit_64_naming_the_file() {
+    let home = tempfile::tempdir().unwrap();
+    let out = redactd(home.path())
+        .args([
+            "proxy",
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            "http://127.0.0.1:9",
+        ])
+        .args([
+            "--tls-cert",
+            "/nonexistent/cert.pem",
+            "--tls-key",
+            "/nonexistent/key.pem",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/cert.pem"), "{err}");
+}
