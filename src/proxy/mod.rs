@@ -328,7 +328,11 @@ pub async fn serve(
     builder
         .http2()
         .timer(TokioTimer::new())
-        .max_header_list_size(config.limits.max_header_bytes.min(u32::MAX as usize) as u32);
+        // A hard ceiling well above the limit: h2 answers beyond it with GOAWAY and no
+        // request; the handler enforces the limit itself with a 431 and a record.
+        .max_header_list_size(
+            (config.limits.max_header_bytes.saturating_mul(4)).clamp(64 * 1024, 16 << 20) as u32,
+        );
 
     let stats = Arc::new(Stats::default());
     let (recorder, writer) = Recorder::start(
