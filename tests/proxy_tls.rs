@@ -204,3 +204,36 @@ async fn https_upstream_is_verified_against_the_given_ca_and_refused_without_it(
     let recs = unverified.json_records(1).await;
     assert_eq!(recs[0]["status"], 502);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_headers_over_http2_get_431_and_a_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = ca();
+    write_leaf(&ca, dir.path());
+    let up = start_upstream().await;
+    let files = TlsFiles {
+        cert: dir.path().join("cert.pem"),
+        key: dir.path().join("key.pem"),
+    };
+    let proxy = start_proxy_with(&format!("http://{up}"), redactor(None), |c| {
+        c.tls = Some(files);
+        c.limits.max_header_bytes = 4096;
+    })
+    .await;
+    let tls = tls_connect(&ca, proxy.addr, b"h2").await;
+    let (mut sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let req = Request::get("https://localhost/big")
+        .header("x-big", "c".repeat(20_000))
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    let resp = sender.send_request(req).await.unwrap();
+    assert_eq!(resp.status(), 431);
+    let recs = proxy.json_records(1).await;
+    assert_eq!(recs[0]["status"], 431);
+    assert_eq!(recs[0]["protocol"], "HTTP/2");
+    assert_eq!(recs[0]["error"], "header_too_large");
+}

@@ -283,6 +283,24 @@ pub(crate) async fn handle(
     let mut guard = RecordGuard::new(shared.recorder.clone(), start, capture);
     guard.track(conn.io.clone());
 
+    // HTTP/2 heads are limited here (HTTP/1 ones before hyper parses them), counted as
+    // HPACK does: name + value + 32 per field.
+    if req.version() == Version::HTTP_2 {
+        let size: usize = req
+            .headers()
+            .iter()
+            .map(|(n, v)| n.as_str().len() + v.len() + 32)
+            .sum::<usize>()
+            + req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+        if size > shared.limits.max_header_bytes {
+            return Ok(error_response(
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                guard,
+                "header_too_large",
+            ));
+        }
+    }
+
     // Body limit, when the length is declared.
     let declared = req
         .headers()
