@@ -24,6 +24,7 @@ async fn sigterm_drains_and_exits_zero_with_records_on_stdout() {
     let up = start_upstream().await;
     let mut child = redactd(home.path())
         .args(["proxy", "--listen", "127.0.0.1:0", "--workers", "1"])
+        .args(["--admin-addr", "off"])
         .args([
             "--upstream",
             &format!("http://{up}"),
@@ -87,6 +88,8 @@ fn missing_tls_files_exit_64_naming_the_file() {
             "127.0.0.1:0",
             "--upstream",
             "http://127.0.0.1:9",
+            "--admin-addr",
+            "off",
         ])
         .args([
             "--tls-cert",
@@ -99,4 +102,73 @@ fn missing_tls_files_exit_64_naming_the_file() {
     assert_eq!(out.status.code(), Some(64));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/nonexistent/cert.pem"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_listener_counts_requests_and_redactions_without_traffic_values() {
+    let home = tempfile::tempdir().unwrap();
+    let up = start_upstream().await;
+    let mut child = redactd(home.path())
+        .args(["proxy", "--listen", "127.0.0.1:0", "--workers", "1"])
+        .args([
+            "--admin-addr",
+            "127.0.0.1:0",
+            "--upstream",
+            &format!("http://{up}"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let (mut admin, mut proxy) = (None, None);
+    while admin.is_none() || proxy.is_none() {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "redactd stopped early"
+        );
+        let addr = || {
+            line.split_whitespace()
+                .nth(4)
+                .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
+        };
+        if line.contains("admin listener on") {
+            admin = addr();
+        } else if line.contains("proxy listening on") {
+            proxy = addr();
+        }
+    }
+    let (admin, proxy) = (admin.unwrap(), proxy.unwrap());
+    let c = client();
+    let (resp, _) = get(&c, &format!("http://{proxy}/a?email=jane.doe@example.com")).await;
+    assert_eq!(resp.status(), 200);
+    let (ready, _) = get(&c, &format!("http://{admin}/readyz")).await;
+    assert_eq!(ready.status(), 200);
+    // The record is counted when the request ends; give the writer a moment.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (_, metrics) = get(&c, &format!("http://{admin}/metrics")).await;
+    assert!(
+        metrics.contains(r#"redactd_http_requests_total{code_class="2xx",method="GET"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"redactd_redactions_total{category="contact",rule="email"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"redactd_records_total{input="proxy"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("jane") && !metrics.contains("/a?"),
+        "{metrics}"
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success());
 }

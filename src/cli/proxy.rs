@@ -74,6 +74,10 @@ pub struct ProxyArgs {
     /// Records waiting to be written at most; more are dropped and counted.
     #[arg(long, value_name = "N", default_value_t = 65_536)]
     queue: usize,
+    /// The admin listener (`/metrics`, `/healthz`, `/readyz`), apart from traffic; `off` for
+    /// none.
+    #[arg(long, value_name = "ADDR|off", default_value = "127.0.0.1:9090")]
+    admin_addr: String,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -113,6 +117,16 @@ pub fn run(args: ProxyArgs) -> Result<(), Failure> {
         pc.log_headers = args.log_headers;
     }
     pc.queue_capacity = args.queue;
+    let admin_addr: Option<std::net::SocketAddr> = match args.admin_addr.as_str() {
+        "off" => None,
+        addr => Some(addr.parse().map_err(|_| {
+            config_err(anyhow!(
+                "--admin-addr: `{addr}` is not an address (or `off`)"
+            ))
+        })?),
+    };
+    let metrics = Arc::new(redactd::metrics::Metrics::new());
+    pc.metrics = Some(metrics.clone());
     pc.limits = Limits {
         header_read_timeout: Duration::from_secs(args.header_timeout_secs),
         idle_timeout: Duration::from_secs(args.idle_timeout_secs),
@@ -141,6 +155,13 @@ pub fn run(args: ProxyArgs) -> Result<(), Failure> {
         .map_err(|e| Failure(EXIT_IO, e.into()))?;
     rt.block_on(async move {
         let upstream = pc.upstream.clone();
+        let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        if let Some(addr) = admin_addr {
+            let bound = redactd::admin::serve(addr, metrics.clone(), ready.clone(), signal())
+                .await
+                .map_err(|e| Failure(EXIT_IO, anyhow!("admin listener {addr}: {e}")))?;
+            eprintln!("redactd: admin listener on {bound} (/metrics, /healthz, /readyz).");
+        }
         let server = proxy::serve(pc, shutdown_signal()).await.map_err(|e| {
             let code = match e {
                 proxy::ServeError::Bind { .. } | proxy::ServeError::Writer(_) => EXIT_IO,
@@ -152,6 +173,8 @@ pub fn run(args: ProxyArgs) -> Result<(), Failure> {
             "redactd: proxy listening on {} → {upstream}.",
             server.local_addr()
         );
+        // Rules, keys and GeoIP were loaded before the listener started.
+        ready.store(true, std::sync::atomic::Ordering::Relaxed);
         let stats = server.stats();
         server.wait().await;
         eprintln!(
@@ -167,8 +190,14 @@ pub fn run(args: ProxyArgs) -> Result<(), Failure> {
     })
 }
 
-/// Resolves on SIGTERM or Ctrl-C.
+/// Resolves on SIGTERM or Ctrl-C, saying so.
 async fn shutdown_signal() {
+    signal().await;
+    eprintln!("redactd: shutting down: no new connections, draining.");
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -187,5 +216,4 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
-    eprintln!("redactd: shutting down: no new connections, draining.");
 }

@@ -58,9 +58,11 @@ pub(super) async fn accept_loop(
                 }
                 shared.stats.connections.fetch_add(1, Ordering::Relaxed);
                 let permit = Permit::new(&active);
+                let open = shared.recorder.metrics().map(|m| m.connection_opened());
                 let stop = stop_rx.clone();
                 conns.spawn(async move {
                     let _permit = permit;
+                    let _open = open; // the open-connections gauge drops with it
                     connection(shared, stream, peer, acceptor, stop).await;
                 });
             }

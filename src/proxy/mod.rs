@@ -119,6 +119,9 @@ pub struct ProxyConfig {
     pub queue_capacity: usize,
     /// Where records go.
     pub sink: RecordSink,
+    /// Prometheus metrics to count requests, records and redactions in (`None`: only the
+    /// proxy's own [`Stats`]).
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl ProxyConfig {
@@ -141,6 +144,7 @@ impl ProxyConfig {
             limits: Limits::default(),
             queue_capacity: 64 * 1024,
             sink: RecordSink::Stdout,
+            metrics: None,
         }
     }
 }
@@ -342,6 +346,7 @@ pub async fn serve(
         config.queue_capacity,
         config.sink.clone(),
         stats.clone(),
+        config.metrics.clone(),
     )
     .map_err(ServeError::Writer)?;
     let mut seed = [0u8; 4];

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc;
 
 use crate::format::Format;
+use crate::metrics::{self, Metrics};
 use crate::redact::{Redactor, Scratch};
 
 use super::net::IoState;
@@ -59,6 +60,7 @@ pub(crate) struct Recorder {
     pool: Mutex<Vec<Worker>>,
     queue: mpsc::Sender<Vec<u8>>,
     stats: Arc<Stats>,
+    metrics: Option<Arc<Metrics>>,
     /// Set when the drain deadline passed and the remaining requests are being cut.
     cutting: AtomicBool,
 }
@@ -71,6 +73,7 @@ impl Recorder {
         capacity: usize,
         sink: RecordSink,
         stats: Arc<Stats>,
+        metrics: Option<Arc<Metrics>>,
     ) -> std::io::Result<(Arc<Recorder>, std::thread::JoinHandle<()>)> {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let writer = std::thread::Builder::new()
@@ -81,9 +84,15 @@ impl Recorder {
             pool: Mutex::new(Vec::new()),
             queue: tx,
             stats,
+            metrics,
             cutting: AtomicBool::new(false),
         };
         Ok((Arc::new(recorder), writer))
+    }
+
+    /// The metrics records are counted in, if any.
+    pub(crate) fn metrics(&self) -> Option<&Arc<Metrics>> {
+        self.metrics.as_ref()
     }
 
     /// From now on, requests that end unfinished were cut by shutdown, not by their client.
@@ -365,18 +374,51 @@ impl Recorder {
         w.raw.clear();
         capture.render(numbers, &mut w.raw);
         let mut out = Vec::with_capacity(w.raw.len() + 64);
+        w.scratch.reset_counts();
         self.redactor
             .redact_line(&w.raw, Format::Json, &mut out, &mut w.scratch);
         // The raw record ends here.
         w.raw.clear();
+        let queued = self.queue.try_send(out).is_ok();
+        if let Some(m) = &self.metrics {
+            // Labels come from fixed sets and the rule set, never from the request.
+            let method = metrics::Method::from_bytes(capture.method.as_bytes());
+            let elapsed = std::time::Duration::from_secs_f64(numbers.duration_ms / 1000.0);
+            m.observe_request(method, capture.status, elapsed);
+            let upstream = match capture.error {
+                Some("upstream_timeout" | "upstream_connect_timeout") => {
+                    Some(metrics::UpstreamError::Timeout)
+                }
+                Some("upstream_connect") => Some(metrics::UpstreamError::Connect),
+                Some("upstream_error") => Some(metrics::UpstreamError::Protocol),
+                _ => None,
+            };
+            if let Some(kind) = upstream {
+                m.upstream_error(kind);
+            }
+            for (rule, n) in self.redactor.rules().iter().zip(&w.scratch.counts) {
+                m.add_redactions(rule, *n);
+            }
+            if queued {
+                m.add_records(
+                    metrics::Input::Proxy,
+                    1,
+                    numbers.request_bytes,
+                    numbers.response_bytes,
+                );
+            } else {
+                m.add_dropped(metrics::DropReason::QueueFull, 1);
+            }
+        }
         if let Ok(mut p) = self.pool.lock() {
             if p.len() < 256 {
                 p.push(w);
             }
         }
-        match self.queue.try_send(out) {
-            Ok(()) => self.stats.records.fetch_add(1, Ordering::Relaxed),
-            Err(_) => self.stats.records_dropped.fetch_add(1, Ordering::Relaxed),
-        };
+        if queued {
+            self.stats.records.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.stats.records_dropped.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
