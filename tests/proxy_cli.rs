@@ -172,3 +172,87 @@ async fn admin_listener_counts_requests_and_redactions_without_traffic_values() 
         .unwrap();
     assert!(status.success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_swaps_in_new_rules_and_refuses_a_bad_file_without_stopping() {
+    let home = tempfile::tempdir().unwrap();
+    let rules = home.path().join("mine.toml");
+    let ticket_rule = "[[rule]]\nid = \"ticket\"\ncategory = \"usage\"\nregex = 'TCK-[0-9]{6}'\nplaceholder = \"[TICKET]\"\n";
+    std::fs::write(&rules, "").unwrap();
+    let up = start_upstream().await;
+    let mut child = redactd(home.path())
+        .args([
+            "proxy",
+            "--listen",
+            "127.0.0.1:0",
+            "--workers",
+            "1",
+            "--admin-addr",
+            "off",
+        ])
+        .args(["--upstream", &format!("http://{up}"), "--rules"])
+        .arg(&rules)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    let addr: std::net::SocketAddr = line.split_whitespace().nth(4).unwrap().parse().unwrap();
+    let hup = |pid: u32| {
+        assert!(Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success());
+    };
+    let c = client();
+    get(&c, &format!("http://{addr}/t/TCK-000001")).await;
+
+    std::fs::write(&rules, ticket_rule).unwrap();
+    hup(child.id());
+    line.clear();
+    stderr.read_line(&mut line).unwrap();
+    assert!(line.contains("reloaded"), "{line}");
+    get(&c, &format!("http://{addr}/t/TCK-000002")).await;
+
+    std::fs::write(
+        &rules,
+        "[[rule]]\nid = \"broken\"\ncategory = \"usage\"\nregex = '('\n",
+    )
+    .unwrap();
+    hup(child.id());
+    line.clear();
+    stderr.read_line(&mut line).unwrap();
+    assert!(
+        line.contains("reload refused") && line.contains("mine.toml:4:9"),
+        "{line}"
+    );
+    let (resp, _) = get(&c, &format!("http://{addr}/t/TCK-000003")).await;
+    assert_eq!(resp.status(), 200, "still serving after a refused reload");
+
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let urls: Vec<&str> = stdout
+        .lines()
+        .map(|l| {
+            l.split("\"url\":\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        urls,
+        ["/t/TCK-000001", "/t/[TICKET]", "/t/[TICKET]"],
+        "{stdout}"
+    );
+}

@@ -105,6 +105,10 @@ pub fn run(args: ProxyArgs) -> Result<(), Failure> {
     } else {
         None
     };
+    let reload_source = ReloadSource {
+        common: args.common.clone(),
+        profile: args.profile.clone(),
+    };
     let mut pc = ProxyConfig::new(args.listen, args.upstream, redactor);
     pc.tls = match (args.tls_cert, args.tls_key) {
         (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
@@ -175,6 +179,8 @@ pub fn run(args: ProxyArgs) -> Result<(), Failure> {
         );
         // Rules, keys and GeoIP were loaded before the listener started.
         ready.store(true, std::sync::atomic::Ordering::Relaxed);
+        #[cfg(unix)]
+        tokio::spawn(reload_on_sighup(server.reload_handle(), reload_source, metrics.clone()));
         let stats = server.stats();
         server.wait().await;
         eprintln!(
@@ -188,6 +194,64 @@ pub fn run(args: ProxyArgs) -> Result<(), Failure> {
         );
         Ok(())
     })
+}
+
+/// What a reload re-reads: the configuration file, rule files and keys named on the
+/// command line.
+struct ReloadSource {
+    common: CommonArgs,
+    profile: Option<String>,
+}
+
+impl ReloadSource {
+    fn build(&self) -> Result<redactd::redact::Redactor, Failure> {
+        let config = load_config(self.common.config.as_deref())?;
+        let rules = load_rules(&config, &self.common)?;
+        build_redactor(
+            &config,
+            &rules,
+            self.common.key_file.as_deref(),
+            self.profile.as_deref(),
+        )
+    }
+}
+
+/// On SIGHUP: rebuild rules, keys, GeoIP and profile from the files and swap them in
+/// atomically; a bad new configuration is refused (counted and logged) and the running one
+/// stays. Connections are never dropped. (TLS certificates reload by themselves when their
+/// files change.)
+#[cfg(unix)]
+async fn reload_on_sighup(
+    handle: proxy::ReloadHandle,
+    source: ReloadSource,
+    metrics: Arc<redactd::metrics::Metrics>,
+) {
+    let source = Arc::new(source);
+    use redactd::metrics::ReloadResult;
+    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        return;
+    };
+    while hup.recv().await.is_some() {
+        // Building compiles rules and opens files: off the async workers.
+        let source = source.clone();
+        let built = match tokio::task::spawn_blocking(move || source.build()).await {
+            Ok(built) => built,
+            Err(_) => Err(Failure(EXIT_CONFIG, anyhow!("the reload task failed"))),
+        };
+        match built {
+            Ok(redactor) => {
+                if !handle.reload(Arc::new(redactor)) {
+                    return;
+                }
+                metrics.reload(ReloadResult::Success);
+                eprintln!("redactd: reloaded: new rules, keys and profile in force.");
+            }
+            Err(Failure(_, e)) => {
+                metrics.reload(ReloadResult::Failure);
+                eprintln!("redactd: reload refused, the running configuration stays: {e:#}");
+            }
+        }
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C, saying so.

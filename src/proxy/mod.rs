@@ -219,10 +219,17 @@ impl Stats {
 pub struct Server {
     addr: SocketAddr,
     stats: Arc<Stats>,
+    /// Weak: the record writer ends when the last strong reference (the connections') goes.
+    recorder: std::sync::Weak<Recorder>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Server {
+    /// A handle that reloads this server's redactor, usable after [`Server::wait`] took it.
+    pub fn reload_handle(&self) -> ReloadHandle {
+        ReloadHandle(self.recorder.clone())
+    }
+
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
@@ -349,6 +356,7 @@ pub async fn serve(
         config.metrics.clone(),
     )
     .map_err(ServeError::Writer)?;
+    let weak_recorder = Arc::downgrade(&recorder);
     let mut seed = [0u8; 4];
     let _ = getrandom::getrandom(&mut seed);
     let shared = Arc::new(Shared {
@@ -369,7 +377,31 @@ pub async fn serve(
     let task = tokio::spawn(conn::accept_loop(
         listener, shared, acceptor, shutdown, writer,
     ));
-    Ok(Server { addr, stats, task })
+    Ok(Server {
+        addr,
+        stats,
+        recorder: weak_recorder,
+        task,
+    })
+}
+
+/// Reloads a running proxy's redactor (see [`Server::reload_handle`]).
+#[derive(Clone)]
+pub struct ReloadHandle(std::sync::Weak<Recorder>);
+
+impl ReloadHandle {
+    /// Puts a new redactor (rules, keys, profile) in force for the records of every request
+    /// from now on, without dropping a connection: the SIGHUP reload. False when the proxy
+    /// has stopped.
+    pub fn reload(&self, redactor: Arc<Redactor>) -> bool {
+        match self.0.upgrade() {
+            Some(recorder) => {
+                recorder.replace_redactor(redactor);
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 /// The rules response-body DLP applies: the `financial` category less VAT numbers (company

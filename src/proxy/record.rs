@@ -52,11 +52,14 @@ impl std::fmt::Debug for RecordSink {
 struct Worker {
     scratch: Scratch,
     raw: Vec<u8>,
+    /// The redactor the scratch was made for (a reload retires older scratches).
+    redactor: Arc<Redactor>,
 }
 
 /// Minimises records and queues them for the writer. Shared by every request.
 pub(crate) struct Recorder {
-    redactor: Arc<Redactor>,
+    /// Swapped whole by [`Recorder::replace_redactor`] on reload.
+    redactor: std::sync::RwLock<Arc<Redactor>>,
     pool: Mutex<Vec<Worker>>,
     queue: mpsc::Sender<Vec<u8>>,
     stats: Arc<Stats>,
@@ -80,7 +83,7 @@ impl Recorder {
             .name("redactd-records".into())
             .spawn(move || write_records(rx, sink))?;
         let recorder = Recorder {
-            redactor,
+            redactor: std::sync::RwLock::new(redactor),
             pool: Mutex::new(Vec::new()),
             queue: tx,
             stats,
@@ -88,6 +91,26 @@ impl Recorder {
             cutting: AtomicBool::new(false),
         };
         Ok((Arc::new(recorder), writer))
+    }
+
+    /// The redactor in force.
+    fn redactor(&self) -> Arc<Redactor> {
+        match self.redactor.read() {
+            Ok(r) => r.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Puts a new redactor (rules, keys, profile) in force for every record from now on;
+    /// requests in flight finish with the one they started with.
+    pub(crate) fn replace_redactor(&self, redactor: Arc<Redactor>) {
+        match self.redactor.write() {
+            Ok(mut r) => *r = redactor,
+            Err(poisoned) => *poisoned.into_inner() = redactor,
+        }
+        if let Ok(mut pool) = self.pool.lock() {
+            pool.clear();
+        }
     }
 
     /// The metrics records are counted in, if any.
@@ -366,17 +389,21 @@ struct Numbers {
 impl Recorder {
     /// Renders, minimises and queues one record; drops it (counted) when the queue is full.
     fn emit(&self, capture: &Capture, numbers: &Numbers) {
+        let redactor = self.redactor();
         let pooled = self.pool.lock().ok().and_then(|mut p| p.pop());
-        let mut w = pooled.unwrap_or_else(|| Worker {
-            scratch: self.redactor.scratch(),
-            raw: Vec::with_capacity(1024),
-        });
+        let mut w = match pooled {
+            Some(w) if Arc::ptr_eq(&w.redactor, &redactor) => w,
+            _ => Worker {
+                scratch: redactor.scratch(),
+                raw: Vec::with_capacity(1024),
+                redactor: redactor.clone(),
+            },
+        };
         w.raw.clear();
         capture.render(numbers, &mut w.raw);
         let mut out = Vec::with_capacity(w.raw.len() + 64);
         w.scratch.reset_counts();
-        self.redactor
-            .redact_line(&w.raw, Format::Json, &mut out, &mut w.scratch);
+        redactor.redact_line(&w.raw, Format::Json, &mut out, &mut w.scratch);
         // The raw record ends here.
         w.raw.clear();
         let queued = self.queue.try_send(out).is_ok();
@@ -396,7 +423,7 @@ impl Recorder {
             if let Some(kind) = upstream {
                 m.upstream_error(kind);
             }
-            for (rule, n) in self.redactor.rules().iter().zip(&w.scratch.counts) {
+            for (rule, n) in redactor.rules().iter().zip(&w.scratch.counts) {
                 m.add_redactions(rule, *n);
             }
             if queued {
