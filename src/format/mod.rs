@@ -7,6 +7,7 @@ use std::ops::Range;
 pub mod combined;
 pub mod json;
 pub mod syslog;
+pub mod url;
 
 /// What a field of a parsed line holds, which decides how the engine treats it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -335,32 +335,7 @@ fn template_segment(segment: &[u8], out: &mut Vec<u8>, scratch: &mut Vec<u8>) {
 /// Percent-decodes (one pass; malformed escapes are kept as they are). Borrows when there is
 /// no `%`.
 fn decode(s: &[u8]) -> Cow<'_, [u8]> {
-    if memchr(b'%', s).is_none() {
-        return Cow::Borrowed(s);
-    }
-    let mut v = Vec::with_capacity(s.len());
-    let mut i = 0;
-    while i < s.len() {
-        if s[i] == b'%' && i + 2 < s.len() {
-            if let (Some(h), Some(l)) = (hex_val(s[i + 1]), hex_val(s[i + 2])) {
-                v.push(h << 4 | l);
-                i += 3;
-                continue;
-            }
-        }
-        v.push(s[i]);
-        i += 1;
-    }
-    Cow::Owned(v)
-}
-
-fn hex_val(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
+    crate::format::url::percent_decoded(s)
 }
 
 /// Whole-segment classification of a decoded segment.

@@ -281,22 +281,7 @@ fn member_display(out: &mut Vec<u8>, name: &str, value: impl std::fmt::Display) 
 /// Appends `s` as a JSON string (control characters escaped).
 pub(crate) fn json_string(out: &mut Vec<u8>, s: &[u8]) {
     out.push(b'"');
-    for &b in s {
-        match b {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            0..=0x1f | 0x7f => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[(b >> 4) as usize]);
-                out.push(HEX[(b & 15) as usize]);
-            }
-            _ => out.push(b),
-        }
-    }
+    crate::format::json::escape(s, out);
     out.push(b'"');
 }
 

@@ -6,6 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::detect::ValueKind;
 use super::{Redactor, Scratch, TOKEN_CACHE_ENTRIES};
+use crate::format::url::{escape_at, hex_val};
 use crate::rules::{Action, Rule};
 
 impl Redactor {
@@ -214,12 +215,10 @@ fn decode_escapes(value: &[u8], out: &mut Vec<u8>) {
     let mut i = 0;
     while i < value.len() {
         let b = value[i];
-        if b == b'%' && i + 2 < value.len() {
-            if let (Some(h), Some(l)) = (hex_val(value[i + 1]), hex_val(value[i + 2])) {
-                out.push(h << 4 | l);
-                i += 3;
-                continue;
-            }
+        if let Some(decoded) = escape_at(value, i) {
+            out.push(decoded);
+            i += 3;
+            continue;
         }
         if b == b'\\' && value.get(i + 1) == Some(&b'u') && i + 5 < value.len() {
             let digits = &value[i + 2..i + 6];
@@ -233,15 +232,6 @@ fn decode_escapes(value: &[u8], out: &mut Vec<u8>) {
         }
         out.push(b);
         i += 1;
-    }
-}
-
-fn hex_val(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
     }
 }
 

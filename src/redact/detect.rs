@@ -1205,9 +1205,7 @@ fn url_unescaped<'a>(text: &'a [u8], buf: &'a mut [u8; 64]) -> Option<&'a [u8]> 
     let mut n = 0;
     let mut i = 0;
     while i < text.len() {
-        let decoded = (text[i] == b'%')
-            .then(|| hex_pair(text.get(i + 1..i + 3)?))
-            .flatten();
+        let decoded = crate::format::url::escape_at(text, i);
         let (b, step) = match decoded {
             Some(b) => (b, 3),
             None => (text[i], 1),
@@ -1217,11 +1215,6 @@ fn url_unescaped<'a>(text: &'a [u8], buf: &'a mut [u8; 64]) -> Option<&'a [u8]> 
         i += step;
     }
     Some(&buf[..n])
-}
-
-fn hex_pair(two: &[u8]) -> Option<u8> {
-    let v = |c: u8| (c as char).to_digit(16);
-    Some((v(two[0])? * 16 + v(two[1])?) as u8)
 }
 
 /// The end of an E.164 number starting at `s` (`+` or `%2B`, 8–15 digits in groups
