@@ -1,0 +1,52 @@
+//! Inputs the fuzzers once failed on, replayed as ordinary tests (`fuzz/regressions/TARGET/`).
+//! Each file is fed to the same property its target checks.
+
+use redactd::pseudo::{Key, Pseudonymiser};
+use redactd::redact::{stream::StreamRedactor, Redactor};
+use redactd::rules::RuleSet;
+
+fn regressions(target: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/regressions")
+        .join(target);
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
+        .collect()
+}
+
+/// `stream_chunked`: the first byte picks the chunk size, the rest is the text; streamed
+/// output must equal whole-text output.
+#[test]
+fn stream_chunked_regressions_stream_equal_to_whole() {
+    let r = Redactor::new(
+        &RuleSet::shipped(),
+        Some(Pseudonymiser::new(&Key::from_bytes([2; 32]))),
+    )
+    .unwrap();
+    let mut s = r.scratch();
+    let cases = regressions("stream_chunked");
+    assert!(!cases.is_empty());
+    for (name, data) in cases {
+        let chunk = 1 + data[0] as usize;
+        let text = &data[1..];
+        let mut whole = Vec::new();
+        r.redact_text(text, &mut whole, &mut s);
+        let mut stream = StreamRedactor::new(&r, 256);
+        let mut out = Vec::new();
+        for piece in text.chunks(chunk) {
+            stream.push(piece, &mut out, &mut s);
+        }
+        stream.finish(&mut out, &mut s);
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            String::from_utf8_lossy(&whole),
+            "{name}"
+        );
+    }
+}
