@@ -27,8 +27,10 @@
 pub mod config;
 pub mod filter;
 pub mod format;
+pub mod input;
 pub mod minimise;
 pub mod proxy;
 pub mod pseudo;
 pub mod redact;
 pub mod rules;
+pub mod sink;
