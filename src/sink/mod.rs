@@ -27,6 +27,9 @@
 //! caller reports.
 
 pub mod disk;
+pub mod encode;
+pub mod file;
+pub mod stdout;
 
 use std::future::Future;
 use std::path::PathBuf;
