@@ -29,6 +29,9 @@
 //! truncated tail is skipped and counted ([`DiskBuffer::corrupted`]); reading resumes at the
 //! next record that verifies. Nothing here panics on bad input.
 //!
+//! Segment files are created with mode 0600: they hold minimised records only, but they
+//! are nobody else's business.
+//!
 //! # Limits
 //!
 //! `max_bytes` caps the bytes of segment files on disk; [`DiskBuffer::append`] accepts the
@@ -39,6 +42,7 @@
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
@@ -246,6 +250,7 @@ impl DiskBuffer {
         let mut f = OpenOptions::new()
             .create_new(true)
             .append(true)
+            .mode(0o600)
             .open(segment_path(dir, id))?;
         f.write_all(SEGMENT_MAGIC)?;
         Ok(f)

@@ -26,10 +26,13 @@
 //! This module knows nothing of the engine or of metrics: it counts in [`SinkStats`] and the
 //! caller reports.
 
+pub mod clickhouse;
 pub mod disk;
 pub mod encode;
 pub mod file;
+pub mod http;
 pub mod stdout;
+pub mod syslog;
 
 use std::future::Future;
 use std::path::PathBuf;
