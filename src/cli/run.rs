@@ -161,7 +161,7 @@ async fn ship(
             i.format,
             routes.into_iter().map(|(_, r)| r).collect(),
         ));
-        routers.push(router.clone());
+        routers.push((router.name().to_string(), router.stats().clone()));
         match &i.kind {
             InputKind::Stdin => {
                 let stop = stdin_stop.clone();
@@ -237,11 +237,10 @@ async fn ship(
     for t in sink_tasks {
         let _ = t.await;
     }
-    for r in &routers {
-        let s = r.stats();
+    for (name, s) in &routers {
         eprintln!(
             "redactd: input {}: {} records, {} dropped as oversize.",
-            r.name(),
+            name,
             s.records.load(Relaxed),
             s.oversize.load(Relaxed)
         );

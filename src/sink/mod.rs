@@ -421,7 +421,11 @@ impl<S: Sink> Ctx<S> {
                     let until = self.deadline().map_or(until, |d| d.min(until));
                     tokio::select! {
                         _ = tokio::time::sleep_until(until) => {}
-                        _ = self.stop_asked() => {}
+                        _ = self.stop_asked() => {
+                            // Still honour the wait, but not past the drain deadline.
+                            let until = self.deadline().map_or(until, |d| d.min(until));
+                            tokio::time::sleep_until(until).await;
+                        }
                     }
                 }
             }
@@ -435,6 +439,11 @@ async fn run_memory<S: Sink>(mut ctx: Ctx<S>, mut rx: mpsc::Receiver<Bytes>) {
     let mut batch: Vec<Bytes> = Vec::new();
     let mut closed = false;
     while !closed {
+        if ctx.stopping() {
+            // A stop seen anywhere (also while retrying) closes the queue: what is in it
+            // drains, nothing more comes in.
+            rx.close();
+        }
         let mut bytes = 0;
         tokio::select! {
             r = rx.recv() => match r {
