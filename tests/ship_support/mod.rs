@@ -292,8 +292,24 @@ pub fn collector(
     script: Vec<(u16, Option<u64>)>,
     tls: Option<Arc<rustls::ServerConfig>>,
 ) -> Collector {
+    serve(TcpListener::bind("127.0.0.1:0").unwrap(), script, tls)
+}
+
+/// A plain-HTTP collector on a given port.
+pub fn collector_on(port: u16, script: Vec<(u16, Option<u64>)>) -> Collector {
+    serve(
+        TcpListener::bind(("127.0.0.1", port)).unwrap(),
+        script,
+        None,
+    )
+}
+
+fn serve(
+    std_listener: TcpListener,
+    script: Vec<(u16, Option<u64>)>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> Collector {
     use http_body_util::BodyExt;
-    let std_listener = TcpListener::bind("127.0.0.1:0").unwrap();
     std_listener.set_nonblocking(true).unwrap();
     let port = std_listener.local_addr().unwrap().port();
     let received = Arc::new(Mutex::new(Received::default()));
