@@ -18,6 +18,11 @@ use crate::minimise::profile::{AgentPolicy, FieldKind, IpPolicy, Profile, TimePo
 use crate::minimise::uri::{PathPolicy, QueryPolicy, ReferrerPolicy, UriPolicy};
 use crate::pseudo::keystore::KeyPolicy;
 
+mod shipping;
+
+pub use shipping::{InputConfig, InputKind, SinkConfig, SinkKind, SyslogListen};
+use shipping::{RawInput, RawSink};
+
 /// The shipped default configuration.
 pub const DEFAULT_CONFIG: &str = include_str!("../config/redactd.toml");
 
@@ -90,6 +95,10 @@ pub struct Config {
     pub shipped_rules: bool,
     /// Purpose profiles, by name.
     pub profiles: BTreeMap<String, Profile>,
+    /// `[[input]]` sections of `redactd run`, in file order.
+    pub inputs: Vec<InputConfig>,
+    /// `[[sink]]` sections of `redactd run`, in file order.
+    pub sinks: Vec<SinkConfig>,
     /// The file the configuration came from.
     file: String,
     /// Line and column of the values that name files or profiles, by key (`keys.dir`,
@@ -105,6 +114,10 @@ struct RawConfig {
     rules: Option<RawRules>,
     #[serde(default)]
     profile: BTreeMap<String, Spanned<RawProfile>>,
+    #[serde(default)]
+    input: Vec<RawInput>,
+    #[serde(default)]
+    sink: Vec<RawSink>,
 }
 
 #[derive(Deserialize)]
@@ -272,12 +285,18 @@ impl Config {
                 .map_err(|(span, m)| here(span, format!("profile `{name}`: {m}")))?;
             profiles.insert(name, profile);
         }
+        let sinks = shipping::build_sinks(raw.sink, &profiles, &resolve)
+            .map_err(|(span, m)| here(span, m))?;
+        let inputs = shipping::build_inputs(raw.input, &sinks, &resolve)
+            .map_err(|(span, m)| here(span, m))?;
         Ok(Config {
             keys,
             geoip,
             rule_files,
             shipped_rules,
             profiles,
+            inputs,
+            sinks,
             file: file.to_string(),
             positions,
         })

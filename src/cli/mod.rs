@@ -6,6 +6,7 @@ pub mod keys;
 pub mod lookup;
 pub mod proxy;
 pub mod rules;
+pub mod run;
 pub mod setup;
 
 use clap::{Parser, Subcommand};
@@ -67,6 +68,14 @@ pub enum Command {
     /// --drain-secs. Exit status: 0 after a clean stop, 64 bad configuration, rules, key or
     /// TLS files, 74 the address cannot be bound.
     Proxy(Box<proxy::ProxyArgs>),
+    /// Ship logs: read the configuration's [[input]]s (stdin, syslog), minimise each record
+    /// with each sink's profile and deliver it to the [[sink]]s (stdout, file, syslog, http,
+    /// clickhouse) with queues, disk buffers and retries.
+    ///
+    /// Runs until SIGTERM or Ctrl-C (or the end of stdin when it is the only input), then
+    /// drains the queues for up to --drain-secs. Exit status: 0 after a clean stop, 64 bad
+    /// configuration, rules or key, 74 an address cannot be bound or a sink file opened.
+    Run(run::RunArgs),
     /// Print the pseudonyms of a value under every live key, as `filter` writes them.
     Lookup(lookup::LookupArgs),
     /// Manage the key store of epoch keys.
@@ -101,6 +110,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Filter(args) => filter::run(args),
         Command::Lookup(args) => lookup::run(args),
         Command::Proxy(args) => proxy::run(*args),
+        Command::Run(args) => run::run(args),
         Command::Keys(command) => keys::run(command),
         Command::Rules(command) => rules::run(command),
         Command::Check(args) => check::run(args),

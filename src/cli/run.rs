@@ -1,0 +1,252 @@
+//! `redactd run -c FILE`: the log shipper. Starts the configuration's `[[sink]]`s and
+//! `[[input]]`s, and runs until SIGTERM or Ctrl-C, or until every input has ended (stdin
+//! at end of file, with no syslog input).
+//!
+//! On stop the inputs stop reading, and each sink drains its queue: into its disk buffer
+//! when it has one (and delivers what it can), else to the sink, for up to
+//! `--drain-secs`. Counters per input and per sink are printed to stderr at exit.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::anyhow;
+use redactd::config::{InputKind, SinkKind};
+use redactd::input::{self, Route, Router, Target};
+use redactd::redact::Redactor;
+use redactd::sink::{self, SinkHandle, SinkOptions};
+use tokio::sync::watch;
+
+use super::setup::{build_redactor, load_config, load_rules, CommonArgs};
+use super::{Failure, EXIT_CONFIG, EXIT_IO};
+
+/// Arguments of `run`.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Seconds sinks may go on delivering after a stop before what is left is counted as
+    /// lost (or left in the disk buffer).
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    drain_secs: u64,
+    /// Worker threads [default: all cores].
+    #[arg(long, value_name = "N")]
+    workers: Option<usize>,
+}
+
+/// Runs `run` until a stop.
+pub fn run(args: RunArgs) -> Result<(), Failure> {
+    let config_err = |e: anyhow::Error| Failure(EXIT_CONFIG, e);
+    if args.common.config.is_none() {
+        return Err(config_err(anyhow!(
+            "run needs a configuration with [[input]] and [[sink]] sections: -c FILE"
+        )));
+    }
+    let config = load_config(args.common.config.as_deref())?;
+    if config.inputs.is_empty() || config.sinks.is_empty() {
+        return Err(config_err(anyhow!(
+            "{}: no [[input]] or no [[sink]] section",
+            args.common.config.as_ref().expect("checked").display()
+        )));
+    }
+    let rules = load_rules(&config, &args.common)?;
+    let mut redactors: BTreeMap<Option<String>, Arc<Redactor>> = BTreeMap::new();
+    for s in &config.sinks {
+        if !redactors.contains_key(&s.profile) {
+            let r = build_redactor(
+                &config,
+                &rules,
+                args.common.key_file.as_deref(),
+                s.profile.as_deref(),
+            )?;
+            redactors.insert(s.profile.clone(), Arc::new(r));
+        }
+    }
+    let workers = args
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure(EXIT_IO, e.into()))?;
+    let result = runtime.block_on(ship(
+        config,
+        redactors,
+        Duration::from_secs(args.drain_secs),
+    ));
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    result
+}
+
+async fn ship(
+    config: redactd::config::Config,
+    redactors: BTreeMap<Option<String>, Arc<Redactor>>,
+    drain: Duration,
+) -> Result<(), Failure> {
+    let config_err = |e: anyhow::Error| Failure(EXIT_CONFIG, e);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut handles: Vec<SinkHandle> = Vec::new();
+    let mut sink_tasks = Vec::new();
+    let mut sink_stats = Vec::new();
+    for s in &config.sinks {
+        let options = SinkOptions {
+            name: s.name.clone(),
+            queue_records: s.queue_records,
+            when_full: s.when_full,
+            batching: s.batching,
+            retry: s.retry,
+            disk: s.disk.clone(),
+            drain,
+        };
+        let named = |e: String| config_err(anyhow!("sink `{}`: {e}", s.name));
+        let io = |e: std::io::Error| Failure(EXIT_IO, anyhow!("sink `{}`: {e}", s.name));
+        let stop = stop_rx.clone();
+        let (handle, task) = match &s.kind {
+            SinkKind::Stdout => sink::spawn(sink::stdout::StdoutSink::default(), options, stop),
+            SinkKind::File(o) => sink::spawn(
+                sink::file::FileSink::open(o.clone()).map_err(io)?,
+                options,
+                stop,
+            ),
+            SinkKind::Syslog(o) => {
+                sink::spawn(sink::syslog::SyslogSink::new(o.clone()), options, stop)
+            }
+            SinkKind::Http(o) => sink::spawn(
+                sink::http::HttpSink::new(o.clone()).map_err(named)?,
+                options,
+                stop,
+            ),
+            SinkKind::ClickHouse(o) => sink::spawn(
+                sink::clickhouse::ClickHouseSink::new(o.clone()).map_err(named)?,
+                options,
+                stop,
+            ),
+        }
+        .map_err(io)?;
+        sink_stats.push((s.name.clone(), handle.stats().clone()));
+        handles.push(handle);
+        sink_tasks.push(task);
+    }
+
+    let stdin_stop = Arc::new(AtomicBool::new(false));
+    let mut input_tasks = Vec::new();
+    let mut routers = Vec::new();
+    let (stdin_done_tx, stdin_done) = tokio::sync::oneshot::channel::<()>();
+    let mut stdin_done_tx = Some(stdin_done_tx);
+    let mut waits_for_stdin_only = true;
+    for i in &config.inputs {
+        let mut routes: Vec<(Option<String>, Route)> = Vec::new();
+        for &si in &i.sinks {
+            let s = &config.sinks[si];
+            let target = Target {
+                sink: handles[si].clone(),
+                encoding: s.encoding.clone(),
+            };
+            match routes.iter_mut().find(|(p, _)| *p == s.profile) {
+                Some((_, r)) => r.targets.push(target),
+                None => routes.push((
+                    s.profile.clone(),
+                    Route {
+                        redactor: redactors[&s.profile].clone(),
+                        targets: vec![target],
+                    },
+                )),
+            }
+        }
+        let router = Arc::new(Router::new(
+            &i.name,
+            i.format,
+            routes.into_iter().map(|(_, r)| r).collect(),
+        ));
+        routers.push((router.name().to_string(), router.stats().clone()));
+        match &i.kind {
+            InputKind::Stdin => {
+                let stop = stdin_stop.clone();
+                let max = i.max_message_bytes;
+                let done = stdin_done_tx.take();
+                std::thread::spawn(move || {
+                    if let Err(e) = input::stdin::run(&router, max, &stop) {
+                        eprintln!("redactd: input {}: {e}", router.name());
+                    }
+                    drop(router);
+                    if let Some(d) = done {
+                        let _ = d.send(());
+                    }
+                });
+            }
+            InputKind::Syslog(listen) => {
+                waits_for_stdin_only = false;
+                let bind_err =
+                    |e: std::io::Error| Failure(EXIT_IO, anyhow!("input `{}`: {e}", i.name));
+                if let Some(addr) = listen.udp {
+                    let socket = tokio::net::UdpSocket::bind(addr).await.map_err(bind_err)?;
+                    eprintln!("redactd: input {}: listening on udp {addr}.", i.name);
+                    input_tasks.push(tokio::spawn(input::syslog::serve_udp(
+                        socket,
+                        router.clone(),
+                        i.max_message_bytes,
+                    )));
+                }
+                if let Some(addr) = listen.tcp {
+                    let tls = match &listen.tls {
+                        Some((cert, key)) => Some(
+                            input::syslog::tls_acceptor(cert, key)
+                                .map_err(|e| config_err(anyhow!("input `{}`: {e}", i.name)))?,
+                        ),
+                        None => None,
+                    };
+                    let listener = tokio::net::TcpListener::bind(addr)
+                        .await
+                        .map_err(bind_err)?;
+                    eprintln!(
+                        "redactd: input {}: listening on tcp {addr}{}.",
+                        i.name,
+                        if tls.is_some() { " (TLS)" } else { "" }
+                    );
+                    input_tasks.push(tokio::spawn(input::syslog::serve_tcp(
+                        listener,
+                        tls,
+                        router.clone(),
+                        i.max_message_bytes,
+                    )));
+                }
+            }
+        }
+    }
+    drop(handles);
+
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| Failure(EXIT_IO, e.into()))?;
+    let has_stdin = stdin_done_tx.is_none();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+        _ = stdin_done, if has_stdin && waits_for_stdin_only => {}
+    }
+    stdin_stop.store(true, Relaxed);
+    for t in &input_tasks {
+        t.abort();
+    }
+    for t in input_tasks {
+        let _ = t.await;
+    }
+    let _ = stop_tx.send(true);
+    for t in sink_tasks {
+        let _ = t.await;
+    }
+    for (name, s) in &routers {
+        eprintln!(
+            "redactd: input {}: {} records, {} dropped as oversize.",
+            name,
+            s.records.load(Relaxed),
+            s.oversize.load(Relaxed)
+        );
+    }
+    for (name, s) in &sink_stats {
+        eprintln!("redactd: sink {name}: {}.", s.summary());
+    }
+    Ok(())
+}

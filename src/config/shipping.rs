@@ -1,0 +1,696 @@
+//! The `[[input]]` and `[[sink]]` sections of `redactd run`: raw (serde, unknown keys
+//! rejected) and checked. Keys that do not apply to a section's `type` are errors too, so
+//! a misplaced key never passes silently. Every key is documented in
+//! `config/redactd.toml`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{choice, Problem};
+use crate::format::Format;
+use crate::minimise::profile::Profile;
+use crate::sink::clickhouse::ClickHouseOptions;
+use crate::sink::encode::Encoding;
+use crate::sink::file::FileOptions;
+use crate::sink::http::HttpOptions;
+use crate::sink::syslog::{Framing, Protocol, SyslogOptions};
+use crate::sink::{Batching, DiskOptions, RetryPolicy, WhenFull};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawInput {
+    #[serde(rename = "type")]
+    kind: Spanned<String>,
+    name: Option<Spanned<String>>,
+    format: Option<Spanned<String>>,
+    udp: Option<Spanned<String>>,
+    tcp: Option<Spanned<String>>,
+    max_message_bytes: Option<Spanned<u64>>,
+    tls_cert: Option<Spanned<String>>,
+    tls_key: Option<Spanned<String>>,
+    sinks: Option<Vec<Spanned<String>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSink {
+    name: Spanned<String>,
+    #[serde(rename = "type")]
+    kind: Spanned<String>,
+    profile: Option<Spanned<String>>,
+    encoding: Option<Spanned<String>>,
+    queue_records: Option<Spanned<u64>>,
+    when_full: Option<Spanned<String>>,
+    disk_buffer: Option<Spanned<RawDisk>>,
+    batch_records: Option<Spanned<u64>>,
+    batch_bytes: Option<Spanned<u64>>,
+    batch_timeout_ms: Option<Spanned<u64>>,
+    retry_initial_ms: Option<Spanned<u64>>,
+    retry_max_ms: Option<Spanned<u64>>,
+    // file
+    path: Option<Spanned<String>>,
+    rotate_bytes: Option<Spanned<u64>>,
+    rotate_secs: Option<Spanned<u64>>,
+    retention_days: Option<Spanned<u32>>,
+    fsync: Option<Spanned<bool>>,
+    // syslog
+    address: Option<Spanned<String>>,
+    protocol: Option<Spanned<String>>,
+    framing: Option<Spanned<String>>,
+    hostname: Option<Spanned<String>>,
+    app_name: Option<Spanned<String>>,
+    // http, clickhouse
+    url: Option<Spanned<String>>,
+    gzip: Option<Spanned<bool>>,
+    bearer_token_env: Option<Spanned<String>>,
+    ca_file: Option<Spanned<String>>,
+    timeout_secs: Option<Spanned<u64>>,
+    database: Option<Spanned<String>>,
+    table: Option<Spanned<String>>,
+    user: Option<Spanned<String>>,
+    password_env: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDisk {
+    dir: String,
+    max_bytes: Spanned<u64>,
+    fsync: Option<bool>,
+}
+
+/// Where a syslog input listens.
+#[derive(Debug, Clone)]
+pub struct SyslogListen {
+    /// UDP address.
+    pub udp: Option<SocketAddr>,
+    /// TCP address.
+    pub tcp: Option<SocketAddr>,
+    /// TLS certificate chain and key (PEM) for TCP.
+    pub tls: Option<(PathBuf, PathBuf)>,
+}
+
+/// What an input reads.
+#[derive(Debug, Clone)]
+pub enum InputKind {
+    /// Lines on standard input.
+    Stdin,
+    /// A syslog receiver.
+    Syslog(SyslogListen),
+}
+
+/// A checked `[[input]]`.
+#[derive(Debug, Clone)]
+pub struct InputConfig {
+    /// Its name (default: its type).
+    pub name: String,
+    /// What it reads.
+    pub kind: InputKind,
+    /// How its lines are parsed (stdin: `auto`; syslog: `syslog`).
+    pub format: Format,
+    /// Longest line or message; longer ones are dropped and counted.
+    pub max_message_bytes: usize,
+    /// Indexes into [`super::Config::sinks`] of the sinks it feeds (default: all).
+    pub sinks: Vec<usize>,
+}
+
+/// What a sink is.
+#[derive(Debug, Clone)]
+pub enum SinkKind {
+    /// Standard output.
+    Stdout,
+    /// A file.
+    File(FileOptions),
+    /// A syslog relay.
+    Syslog(SyslogOptions),
+    /// An HTTP collector (NDJSON).
+    Http(HttpOptions),
+    /// A ClickHouse table.
+    ClickHouse(ClickHouseOptions),
+}
+
+/// A checked `[[sink]]`.
+#[derive(Debug, Clone)]
+pub struct SinkConfig {
+    /// Its name (unique).
+    pub name: String,
+    /// The purpose profile its records are minimised with.
+    pub profile: Option<String>,
+    /// What it is.
+    pub kind: SinkKind,
+    /// The shape of its records.
+    pub encoding: Encoding,
+    /// In-memory queue capacity, records.
+    pub queue_records: usize,
+    /// Overflow policy.
+    pub when_full: WhenFull,
+    /// Batching.
+    pub batching: Batching,
+    /// Retries.
+    pub retry: RetryPolicy,
+    /// Disk buffer.
+    pub disk: Option<DiskOptions>,
+}
+
+/// Keys and the sink types they apply to.
+const TYPED_KEYS: &[(&str, &[&str])] = &[
+    ("encoding", &["stdout", "file"]),
+    ("path", &["file"]),
+    ("rotate_bytes", &["file"]),
+    ("rotate_secs", &["file"]),
+    ("retention_days", &["file"]),
+    ("fsync", &["file"]),
+    ("address", &["syslog"]),
+    ("protocol", &["syslog"]),
+    ("framing", &["syslog"]),
+    ("hostname", &["syslog"]),
+    ("app_name", &["syslog"]),
+    ("url", &["http", "clickhouse"]),
+    ("gzip", &["http", "clickhouse"]),
+    ("bearer_token_env", &["http"]),
+    ("ca_file", &["http"]),
+    ("timeout_secs", &["syslog", "http", "clickhouse"]),
+    ("database", &["clickhouse"]),
+    ("table", &["clickhouse"]),
+    ("user", &["clickhouse"]),
+    ("password_env", &["clickhouse"]),
+];
+
+fn span<T>(v: &Option<Spanned<T>>) -> Option<std::ops::Range<usize>> {
+    v.as_ref().map(|v| v.span())
+}
+
+fn required<'a>(
+    v: &'a Option<Spanned<String>>,
+    key: &str,
+    kind: &Spanned<String>,
+) -> Result<&'a Spanned<String>, Problem> {
+    v.as_ref().ok_or_else(|| {
+        (
+            kind.span(),
+            format!("a `{}` sink needs `{key}`", kind.get_ref()),
+        )
+    })
+}
+
+fn positive(v: &Option<Spanned<u64>>, default: u64) -> Result<u64, Problem> {
+    match v {
+        Some(v) if *v.get_ref() == 0 => Err((v.span(), "must be at least 1".into())),
+        Some(v) => Ok(*v.get_ref()),
+        None => Ok(default),
+    }
+}
+
+fn env_value(name: &Spanned<String>) -> Result<String, Problem> {
+    std::env::var(name.get_ref()).map_err(|_| {
+        (
+            name.span(),
+            format!("environment variable `{}` is not set", name.get_ref()),
+        )
+    })
+}
+
+fn this_host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "-".into())
+}
+
+pub(super) fn build_sinks(
+    raw: Vec<RawSink>,
+    profiles: &BTreeMap<String, Profile>,
+    resolve: &dyn Fn(&str) -> PathBuf,
+) -> Result<Vec<SinkConfig>, Problem> {
+    let mut out: Vec<SinkConfig> = Vec::new();
+    for r in raw {
+        let name = r.name.get_ref().clone();
+        let at = |m: String| format!("sink `{name}`: {m}");
+        build_sink(r, profiles, resolve, &out)
+            .map(|s| out.push(s))
+            .map_err(|(span, m)| (span, at(m)))?;
+    }
+    Ok(out)
+}
+
+fn build_sink(
+    r: RawSink,
+    profiles: &BTreeMap<String, Profile>,
+    resolve: &dyn Fn(&str) -> PathBuf,
+    earlier: &[SinkConfig],
+) -> Result<SinkConfig, Problem> {
+    let name = r.name.get_ref().clone();
+    if name.is_empty() {
+        return Err((r.name.span(), "a name cannot be empty".into()));
+    }
+    if earlier.iter().any(|s| s.name == name) {
+        return Err((r.name.span(), "a second sink with this name".into()));
+    }
+    let kind_name = r.kind.get_ref().as_str();
+    const TYPES: &[&str] = &["stdout", "file", "syslog", "http", "clickhouse"];
+    if !TYPES.contains(&kind_name) {
+        return Err((
+            r.kind.span(),
+            format!("`{kind_name}` is not one of: {}", TYPES.join(", ")),
+        ));
+    }
+    let present = [
+        span(&r.encoding),
+        span(&r.path),
+        span(&r.rotate_bytes),
+        span(&r.rotate_secs),
+        span(&r.retention_days),
+        span(&r.fsync),
+        span(&r.address),
+        span(&r.protocol),
+        span(&r.framing),
+        span(&r.hostname),
+        span(&r.app_name),
+        span(&r.url),
+        span(&r.gzip),
+        span(&r.bearer_token_env),
+        span(&r.ca_file),
+        span(&r.timeout_secs),
+        span(&r.database),
+        span(&r.table),
+        span(&r.user),
+        span(&r.password_env),
+    ];
+    for ((key, types), sp) in TYPED_KEYS.iter().zip(present) {
+        if let Some(sp) = sp {
+            if !types.contains(&kind_name) {
+                return Err((
+                    sp,
+                    format!(
+                        "`{key}` does not apply to a `{kind_name}` sink (only {})",
+                        types.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    let profile = match &r.profile {
+        Some(p) if !profiles.contains_key(p.get_ref()) => {
+            let known: Vec<&str> = profiles.keys().map(String::as_str).collect();
+            return Err((
+                p.span(),
+                format!("no profile `{}`; known: {}", p.get_ref(), known.join(", ")),
+            ));
+        }
+        Some(p) => Some(p.get_ref().clone()),
+        None => None,
+    };
+    let timeout = Duration::from_secs(positive(&r.timeout_secs, 10)?);
+    let raw_encoding = choice(&r.encoding, false, &[("json", false), ("raw", true)])?;
+    let mut encoding = if raw_encoding {
+        Encoding::Raw
+    } else {
+        Encoding::Json
+    };
+    let kind = match kind_name {
+        "stdout" => SinkKind::Stdout,
+        "file" => {
+            let path = required(&r.path, "path", &r.kind)?;
+            let retention_days = match &r.retention_days {
+                Some(d) if *d.get_ref() == 0 => {
+                    return Err((d.span(), "must be at least 1 day".into()))
+                }
+                Some(d) => Some(*d.get_ref()),
+                None => profile
+                    .as_ref()
+                    .and_then(|p| profiles.get(p))
+                    .map(|p| p.retention_days),
+            };
+            SinkKind::File(FileOptions {
+                path: resolve(path.get_ref()),
+                rotate_bytes: r
+                    .rotate_bytes
+                    .as_ref()
+                    .map(|_| positive(&r.rotate_bytes, 1))
+                    .transpose()?,
+                rotate_every: r
+                    .rotate_secs
+                    .as_ref()
+                    .map(|_| positive(&r.rotate_secs, 1).map(Duration::from_secs))
+                    .transpose()?,
+                retention: retention_days.map(|d| Duration::from_secs(u64::from(d) * 86_400)),
+                fsync: r.fsync.as_ref().map_or(true, |f| *f.get_ref()),
+            })
+        }
+        "syslog" => {
+            let address = required(&r.address, "address", &r.kind)?;
+            let framing = choice(
+                &r.framing,
+                Framing::OctetCounting,
+                &[
+                    ("octet-counting", Framing::OctetCounting),
+                    ("lf", Framing::Lf),
+                ],
+            )?;
+            let protocol = choice(
+                &r.protocol,
+                Protocol::Tcp(framing),
+                &[("tcp", Protocol::Tcp(framing)), ("udp", Protocol::Udp)],
+            )?;
+            if protocol == Protocol::Udp {
+                if let Some(f) = &r.framing {
+                    return Err((f.span(), "`framing` applies to TCP only".into()));
+                }
+            }
+            encoding = Encoding::Syslog {
+                hostname: r
+                    .hostname
+                    .as_ref()
+                    .map(|h| h.get_ref().clone())
+                    .unwrap_or_else(this_host),
+                app_name: r
+                    .app_name
+                    .as_ref()
+                    .map_or_else(|| "redactd".into(), |a| a.get_ref().clone()),
+                default_pri: 13,
+            };
+            SinkKind::Syslog(SyslogOptions {
+                address: address.get_ref().clone(),
+                protocol,
+                timeout,
+            })
+        }
+        "http" | "clickhouse" => {
+            let url = required(&r.url, "url", &r.kind)?;
+            let uri: http::Uri = url
+                .get_ref()
+                .parse()
+                .map_err(|e| (url.span(), format!("not a URL: {e}")))?;
+            if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+                return Err((
+                    url.span(),
+                    "the URL must be http:// or https://host…".into(),
+                ));
+            }
+            let gzip = r.gzip.as_ref().is_some_and(|g| *g.get_ref());
+            if kind_name == "http" {
+                SinkKind::Http(HttpOptions {
+                    url: uri,
+                    gzip,
+                    bearer_token: r.bearer_token_env.as_ref().map(env_value).transpose()?,
+                    ca_file: r.ca_file.as_ref().map(|c| resolve(c.get_ref())),
+                    timeout,
+                })
+            } else {
+                SinkKind::ClickHouse(ClickHouseOptions {
+                    url: uri,
+                    database: r
+                        .database
+                        .as_ref()
+                        .map_or_else(|| "default".into(), |d| d.get_ref().clone()),
+                    table: r
+                        .table
+                        .as_ref()
+                        .map_or_else(|| "redactd".into(), |t| t.get_ref().clone()),
+                    user: r.user.as_ref().map(|u| u.get_ref().clone()),
+                    password: r.password_env.as_ref().map(env_value).transpose()?,
+                    timeout,
+                    gzip,
+                })
+            }
+        }
+        _ => unreachable!("checked above"),
+    };
+    let (default_records, default_timeout) = match kind_name {
+        "clickhouse" => (10_000, 1_000),
+        "http" => (1_000, 1_000),
+        _ => (1_000, 200),
+    };
+    let when_full = choice(
+        &r.when_full,
+        WhenFull::Block,
+        &[
+            ("block", WhenFull::Block),
+            ("drop_newest", WhenFull::DropNewest),
+        ],
+    )?;
+    let disk = match r.disk_buffer {
+        Some(d) => {
+            let sp = d.span();
+            let d = d.into_inner();
+            if *d.max_bytes.get_ref() < 64 * 1024 {
+                return Err((d.max_bytes.span(), "must be at least 65536".into()));
+            }
+            if d.dir.is_empty() {
+                return Err((sp, "`dir` cannot be empty".into()));
+            }
+            Some(DiskOptions {
+                dir: resolve(&d.dir),
+                max_bytes: *d.max_bytes.get_ref(),
+                fsync: d.fsync.unwrap_or(true),
+            })
+        }
+        None => None,
+    };
+    if let Some(d) = &disk {
+        if let Some(other) = earlier
+            .iter()
+            .find(|s| s.disk.as_ref().is_some_and(|o| o.dir == d.dir))
+        {
+            return Err((
+                r.name.span(),
+                format!("disk buffer directory shared with sink `{}`", other.name),
+            ));
+        }
+    }
+    let retry_initial = positive(&r.retry_initial_ms, 100)?;
+    let retry_max = positive(&r.retry_max_ms, 30_000)?;
+    if retry_max < retry_initial {
+        let sp = r.retry_max_ms.as_ref().map_or(r.name.span(), |v| v.span());
+        return Err((sp, "must not be less than retry_initial_ms".into()));
+    }
+    Ok(SinkConfig {
+        name,
+        profile,
+        kind,
+        encoding,
+        queue_records: positive(&r.queue_records, 10_000)? as usize,
+        when_full,
+        batching: Batching {
+            max_records: positive(&r.batch_records, default_records)? as usize,
+            max_bytes: positive(&r.batch_bytes, 4 << 20)? as usize,
+            timeout: Duration::from_millis(positive(&r.batch_timeout_ms, default_timeout)?),
+        },
+        retry: RetryPolicy {
+            initial: Duration::from_millis(retry_initial),
+            max: Duration::from_millis(retry_max),
+        },
+        disk,
+    })
+}
+
+pub(super) fn build_inputs(
+    raw: Vec<RawInput>,
+    sinks: &[SinkConfig],
+    resolve: &dyn Fn(&str) -> PathBuf,
+) -> Result<Vec<InputConfig>, Problem> {
+    let mut out: Vec<InputConfig> = Vec::new();
+    for r in raw {
+        let kind_name = r.kind.get_ref().clone();
+        let name = r
+            .name
+            .as_ref()
+            .map_or_else(|| kind_name.clone(), |n| n.get_ref().clone());
+        if out.iter().any(|i| i.name == name) {
+            let sp = r.name.as_ref().map_or(r.kind.span(), |n| n.span());
+            return Err((sp, format!("a second input named `{name}` (set `name`)")));
+        }
+        let input = build_input(r, name.clone(), sinks, resolve)
+            .map_err(|(sp, m)| (sp, format!("input `{name}`: {m}")))?;
+        if matches!(input.kind, InputKind::Stdin)
+            && out.iter().any(|i| matches!(i.kind, InputKind::Stdin))
+        {
+            return Err((0..0, "only one stdin input".into()));
+        }
+        out.push(input);
+    }
+    if !out.is_empty() && sinks.is_empty() {
+        return Err((0..0, "inputs but no [[sink]]".into()));
+    }
+    Ok(out)
+}
+
+fn build_input(
+    r: RawInput,
+    name: String,
+    sinks: &[SinkConfig],
+    resolve: &dyn Fn(&str) -> PathBuf,
+) -> Result<InputConfig, Problem> {
+    let addr = |v: &Option<Spanned<String>>| -> Result<Option<SocketAddr>, Problem> {
+        v.as_ref()
+            .map(|a| {
+                a.get_ref()
+                    .parse()
+                    .map_err(|e| (a.span(), format!("not an address (IP:PORT): {e}")))
+            })
+            .transpose()
+    };
+    let (kind, default_format, default_max) = match r.kind.get_ref().as_str() {
+        "stdin" => {
+            for (key, sp) in [
+                ("udp", span(&r.udp)),
+                ("tcp", span(&r.tcp)),
+                ("tls_cert", span(&r.tls_cert)),
+                ("tls_key", span(&r.tls_key)),
+            ] {
+                if let Some(sp) = sp {
+                    return Err((sp, format!("`{key}` applies to a syslog input only")));
+                }
+            }
+            (InputKind::Stdin, Format::Auto, 1 << 20)
+        }
+        "syslog" => {
+            let udp = addr(&r.udp)?;
+            let tcp = addr(&r.tcp)?;
+            if udp.is_none() && tcp.is_none() {
+                return Err((r.kind.span(), "a syslog input needs `udp` or `tcp`".into()));
+            }
+            let tls = match (&r.tls_cert, &r.tls_key) {
+                (Some(c), Some(k)) => {
+                    if tcp.is_none() {
+                        return Err((c.span(), "TLS needs `tcp`".into()));
+                    }
+                    Some((resolve(c.get_ref()), resolve(k.get_ref())))
+                }
+                (Some(c), None) => return Err((c.span(), "`tls_cert` needs `tls_key`".into())),
+                (None, Some(k)) => return Err((k.span(), "`tls_key` needs `tls_cert`".into())),
+                (None, None) => None,
+            };
+            (
+                InputKind::Syslog(SyslogListen { udp, tcp, tls }),
+                Format::Syslog,
+                64 * 1024,
+            )
+        }
+        other => {
+            return Err((
+                r.kind.span(),
+                format!("`{other}` is not one of: stdin, syslog"),
+            ))
+        }
+    };
+    let format = choice(
+        &r.format,
+        default_format,
+        &[
+            ("auto", Format::Auto),
+            ("text", Format::Text),
+            ("json", Format::Json),
+            ("combined", Format::Combined),
+            ("syslog", Format::Syslog),
+        ],
+    )?;
+    let max = match &r.max_message_bytes {
+        Some(v) if *v.get_ref() < 64 => return Err((v.span(), "must be at least 64".into())),
+        Some(v) => *v.get_ref() as usize,
+        None => default_max,
+    };
+    let targets = match &r.sinks {
+        None => (0..sinks.len()).collect(),
+        Some(list) => {
+            let mut v = Vec::new();
+            for s in list {
+                match sinks.iter().position(|k| k.name == *s.get_ref()) {
+                    Some(i) => v.push(i),
+                    None => return Err((s.span(), format!("no sink `{}`", s.get_ref()))),
+                }
+            }
+            v
+        }
+    };
+    Ok(InputConfig {
+        name,
+        kind,
+        format,
+        max_message_bytes: max,
+        sinks: targets,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    fn err(text: &str) -> (usize, usize, String) {
+        let e = Config::parse("c.toml", text, None).unwrap_err();
+        (e.line, e.column, e.message)
+    }
+
+    #[test]
+    fn inputs_and_sinks_are_checked() {
+        let text = r#"
+[[input]]
+type = "syslog"
+udp = "127.0.0.1:5514"
+tcp = "127.0.0.1:5514"
+
+[[sink]]
+name = "archive"
+type = "file"
+path = "/var/log/redactd/archive.log"
+profile = "security"
+disk_buffer = { dir = "/var/lib/redactd/archive", max_bytes = 1048576 }
+when_full = "drop_newest"
+"#;
+        let c = Config::parse(
+            "c",
+            &format!("{}{text}", crate::config::DEFAULT_CONFIG),
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.inputs.len(), 1);
+        assert_eq!(c.inputs[0].sinks, vec![0]);
+        let s = &c.sinks[0];
+        assert_eq!(s.when_full, crate::sink::WhenFull::DropNewest);
+        let crate::config::SinkKind::File(f) = &s.kind else {
+            panic!()
+        };
+        assert_eq!(
+            f.retention,
+            Some(std::time::Duration::from_secs(90 * 86_400)),
+            "the profile's retention by default"
+        );
+    }
+
+    #[test]
+    fn a_key_of_another_sink_type_points_at_itself() {
+        let (line, col, msg) =
+            err("[[sink]]\nname = \"s\"\ntype = \"stdout\"\nurl = \"http://x/\"\n");
+        assert_eq!((line, col), (4, 7), "{msg}");
+        assert!(msg.contains("sink `s`") && msg.contains("`url`"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_keys_bad_choices_and_unknown_sinks_are_errors() {
+        assert!(
+            err("[[sink]]\nname = \"s\"\ntype = \"stdout\"\nqueue = 3\n")
+                .2
+                .contains("queue")
+        );
+        let (line, _, msg) =
+            err("[[sink]]\nname = \"s\"\ntype = \"stdout\"\nwhen_full = \"wait\"\n");
+        assert_eq!(line, 4);
+        assert!(msg.contains("drop_newest"), "{msg}");
+        let (line, _, msg) = err(
+            "[[input]]\ntype = \"stdin\"\nsinks = [\"nope\"]\n[[sink]]\nname = \"s\"\ntype = \"stdout\"\n",
+        );
+        assert_eq!(line, 3);
+        assert!(msg.contains("no sink `nope`"), "{msg}");
+        let (line, _, msg) = err("[[sink]]\nname = \"s\"\ntype = \"file\"\n");
+        assert_eq!(line, 3);
+        assert!(msg.contains("needs `path`"), "{msg}");
+        let (line, _, _) = err("[[input]]\ntype = \"syslog\"\nudp = \"localhost\"\n");
+        assert_eq!(line, 3);
+    }
+}
