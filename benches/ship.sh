@@ -32,7 +32,7 @@ bytes=$(stat -c %s "$WORK/input.log")
 run() { # name config
     local start end
     start=$(date +%s.%N)
-    HOME="$WORK" "$BIN" run -c "$2" --key-file "$WORK/key" --drain-secs 120 < "$WORK/input.log" 2> "$WORK/$1.err"
+    HOME="$WORK" "$BIN" run --admin-addr off -c "$2" --key-file "$WORK/key" --drain-secs 120 < "$WORK/input.log" 2> "$WORK/$1.err"
     end=$(date +%s.%N)
     python3 -c "import sys; s=float(sys.argv[2])-float(sys.argv[1]); n=int(sys.argv[3]); print(f'{sys.argv[4]:<11} {n} records in {s:.2f} s: {n/s:,.0f} records/s, {int(sys.argv[5])/s/1e6:.1f} MB/s in')" "$start" "$end" "$N" "$1" "$bytes"
     grep "sink" "$WORK/$1.err" | sed 's/^/            /'

@@ -270,6 +270,8 @@ label_enum! {
         Filter = "filter",
         /// A syslog listener.
         Syslog = "syslog",
+        /// Standard input of `redactd run`.
+        Stdin = "stdin",
         /// Followed files.
         File = "file",
         /// The reverse proxy (one record per request).

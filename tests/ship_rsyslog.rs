@@ -43,7 +43,10 @@ input(type="imtcp" address="127.0.0.1" port="@PORT@" ruleset="in")
 fn rsyslog_forwards_to_the_syslog_input_and_the_file_sink_gets_minimised_records() {
     if !have("rsyslogd") {
         // Under CI (.ci/run installs it) a missing server is a failure, never a silent pass.
-        assert!(std::env::var_os("CI").is_none(), "rsyslogd is not installed");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "rsyslogd is not installed"
+        );
         eprintln!("SKIPPED: rsyslogd is not installed (.ci/run installs it)");
         return;
     }
@@ -117,7 +120,10 @@ batch_timeout_ms = 50
 fn the_syslog_sink_delivers_rfc5424_to_rsyslog() {
     if !have("rsyslogd") {
         // Under CI (.ci/run installs it) a missing server is a failure, never a silent pass.
-        assert!(std::env::var_os("CI").is_none(), "rsyslogd is not installed");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "rsyslogd is not installed"
+        );
         eprintln!("SKIPPED: rsyslogd is not installed (.ci/run installs it)");
         return;
     }

@@ -13,8 +13,11 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 use redactd::config::{InputKind, SinkKind};
+use redactd::input::InputStats;
 use redactd::input::{self, Route, Router, Target};
+use redactd::metrics::{DropReason, Input, Metrics, SinkOutcome};
 use redactd::redact::Redactor;
+use redactd::sink::SinkStats;
 use redactd::sink::{self, SinkHandle, SinkOptions};
 use tokio::sync::watch;
 
@@ -33,6 +36,10 @@ pub struct RunArgs {
     /// Worker threads [default: all cores].
     #[arg(long, value_name = "N")]
     workers: Option<usize>,
+    /// The admin listener (`/metrics`, `/healthz`, `/readyz`), apart from traffic; `off` for
+    /// none.
+    #[arg(long, value_name = "ADDR|off", default_value = "127.0.0.1:9090")]
+    admin_addr: String,
 }
 
 /// Runs `run` until a stop.
@@ -50,6 +57,14 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
             args.common.config.as_ref().expect("checked").display()
         )));
     }
+    let admin_addr: Option<std::net::SocketAddr> = match args.admin_addr.as_str() {
+        "off" => None,
+        addr => Some(addr.parse().map_err(|_| {
+            config_err(anyhow!(
+                "--admin-addr: `{addr}` is not an address (or `off`)"
+            ))
+        })?),
+    };
     let rules = load_rules(&config, &args.common)?;
     let mut redactors: BTreeMap<Option<String>, Arc<Redactor>> = BTreeMap::new();
     for s in &config.sinks {
@@ -76,6 +91,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         config,
         redactors,
         Duration::from_secs(args.drain_secs),
+        admin_addr,
     ));
     runtime.shutdown_timeout(Duration::from_millis(200));
     result
@@ -85,9 +101,21 @@ async fn ship(
     config: redactd::config::Config,
     redactors: BTreeMap<Option<String>, Arc<Redactor>>,
     drain: Duration,
+    admin_addr: Option<std::net::SocketAddr>,
 ) -> Result<(), Failure> {
     let config_err = |e: anyhow::Error| Failure(EXIT_CONFIG, e);
     let (stop_tx, stop_rx) = watch::channel(false);
+    let metrics = Arc::new(Metrics::new());
+    let ready = Arc::new(AtomicBool::new(false));
+    if let Some(addr) = admin_addr {
+        let mut stopped = stop_rx.clone();
+        let bound = redactd::admin::serve(addr, metrics.clone(), ready.clone(), async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        })
+        .await
+        .map_err(|e| Failure(EXIT_IO, anyhow!("admin listener {addr}: {e}")))?;
+        eprintln!("redactd: admin listener on {bound} (/metrics, /healthz, /readyz).");
+    }
     let mut handles: Vec<SinkHandle> = Vec::new();
     let mut sink_tasks = Vec::new();
     let mut sink_stats = Vec::new();
@@ -134,6 +162,7 @@ async fn ship(
     let stdin_stop = Arc::new(AtomicBool::new(false));
     let mut input_tasks = Vec::new();
     let mut routers = Vec::new();
+    let mut input_labels = Vec::new();
     let (stdin_done_tx, stdin_done) = tokio::sync::oneshot::channel::<()>();
     let mut stdin_done_tx = Some(stdin_done_tx);
     let mut waits_for_stdin_only = true;
@@ -162,6 +191,10 @@ async fn ship(
             routes.into_iter().map(|(_, r)| r).collect(),
         ));
         routers.push((router.name().to_string(), router.stats().clone()));
+        input_labels.push(match i.kind {
+            InputKind::Stdin => Input::Stdin,
+            InputKind::Syslog(_) => Input::Syslog,
+        });
         match &i.kind {
             InputKind::Stdin => {
                 let stop = stdin_stop.clone();
@@ -217,6 +250,13 @@ async fn ship(
         }
     }
     drop(handles);
+    // Rules, keys, GeoIP, sinks and inputs are up.
+    ready.store(true, Relaxed);
+    let inputs = input_labels
+        .into_iter()
+        .zip(routers.iter().map(|(_, s)| s.clone()))
+        .collect();
+    let exporter = tokio::spawn(export_counters(metrics.clone(), inputs, sink_stats.clone()));
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| Failure(EXIT_IO, e.into()))?;
@@ -237,6 +277,7 @@ async fn ship(
     for t in sink_tasks {
         let _ = t.await;
     }
+    exporter.abort();
     for (name, s) in &routers {
         eprintln!(
             "redactd: input {}: {} records, {} dropped as oversize.",
@@ -249,4 +290,51 @@ async fn ship(
         eprintln!("redactd: sink {name}: {}.", s.summary());
     }
     Ok(())
+}
+
+/// Copies the inputs' and sinks' own counters into the Prometheus metrics once a second
+/// (as increments since the last copy). Labels are the input kinds and the configured sink
+/// names.
+async fn export_counters(
+    metrics: Arc<Metrics>,
+    inputs: Vec<(Input, Arc<InputStats>)>,
+    sinks: Vec<(String, Arc<SinkStats>)>,
+) {
+    let sink_metrics: Vec<_> = sinks.iter().map(|(name, _)| metrics.sink(name)).collect();
+    let mut last_inputs = vec![(0u64, 0u64); inputs.len()];
+    let mut last_sinks = vec![[0u64; 4]; sinks.len()];
+    let delta = |now: u64, last: &mut u64| {
+        let d = now.saturating_sub(*last);
+        *last = now;
+        d
+    };
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        for ((input, stats), last) in inputs.iter().zip(&mut last_inputs) {
+            let records = delta(stats.records.load(Relaxed), &mut last.0);
+            metrics.add_records(*input, records, 0, 0);
+            metrics.add_dropped(
+                DropReason::Oversize,
+                delta(stats.oversize.load(Relaxed), &mut last.1),
+            );
+        }
+        for (((_, stats), m), last) in sinks.iter().zip(&sink_metrics).zip(&mut last_sinks) {
+            m.events(
+                SinkOutcome::Sent,
+                delta(stats.sent.load(Relaxed), &mut last[0]),
+            );
+            let full = delta(stats.dropped_full.load(Relaxed), &mut last[1]);
+            let rejected = delta(stats.rejected.load(Relaxed), &mut last[2]);
+            m.events(SinkOutcome::Dropped, full + rejected);
+            metrics.add_dropped(DropReason::QueueFull, full);
+            metrics.add_dropped(DropReason::SinkRejected, rejected);
+            for _ in 0..delta(stats.retries.load(Relaxed), &mut last[3]) {
+                m.retry();
+            }
+            let queued = stats.queued.load(Relaxed);
+            let done =
+                stats.sent.load(Relaxed) + stats.rejected.load(Relaxed) + stats.lost.load(Relaxed);
+            m.set_queue_depth(queued.saturating_sub(done) as usize);
+        }
+    }
 }

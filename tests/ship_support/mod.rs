@@ -83,6 +83,7 @@ pub fn spawn_run_env(
         .unwrap();
     Command::new(env!("CARGO_BIN_EXE_redactd"))
         .arg("run")
+        .args(["--admin-addr", "off"])
         .arg("-c")
         .arg(config)
         .arg("--key-file")
