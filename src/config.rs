@@ -20,7 +20,7 @@ use crate::pseudo::keystore::KeyPolicy;
 
 mod shipping;
 
-pub use shipping::{InputConfig, InputKind, SinkConfig, SinkKind, SyslogListen};
+pub use shipping::{InputConfig, InputKind, ProxyListen, SinkConfig, SinkKind, SyslogListen};
 use shipping::{RawInput, RawSink};
 
 /// The shipped default configuration.

@@ -78,6 +78,22 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
             redactors.insert(s.profile.clone(), Arc::new(r));
         }
     }
+    // Response-body DLP for proxy inputs: a redactor holding only the financial rules.
+    let wants_dlp = config
+        .inputs
+        .iter()
+        .any(|i| matches!(&i.kind, InputKind::Proxy(p) if p.dlp));
+    let dlp = if wants_dlp {
+        let financial = redactd::proxy::dlp_rules(&rules);
+        Some(Arc::new(build_redactor(
+            &config,
+            &financial,
+            args.common.key_file.as_deref(),
+            None,
+        )?))
+    } else {
+        None
+    };
     let workers = args
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -92,6 +108,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         redactors,
         Duration::from_secs(args.drain_secs),
         admin_addr,
+        dlp,
     ));
     runtime.shutdown_timeout(Duration::from_millis(200));
     result
@@ -102,6 +119,7 @@ async fn ship(
     redactors: BTreeMap<Option<String>, Arc<Redactor>>,
     drain: Duration,
     admin_addr: Option<std::net::SocketAddr>,
+    dlp: Option<Arc<Redactor>>,
 ) -> Result<(), Failure> {
     let config_err = |e: anyhow::Error| Failure(EXIT_CONFIG, e);
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -161,6 +179,7 @@ async fn ship(
 
     let stdin_stop = Arc::new(AtomicBool::new(false));
     let mut input_tasks = Vec::new();
+    let mut proxies = Vec::new();
     let mut routers = Vec::new();
     let mut input_labels = Vec::new();
     let (stdin_done_tx, stdin_done) = tokio::sync::oneshot::channel::<()>();
@@ -194,8 +213,23 @@ async fn ship(
         input_labels.push(match i.kind {
             InputKind::Stdin => Input::Stdin,
             InputKind::Syslog(_) => Input::Syslog,
+            InputKind::Proxy(_) => Input::Proxy,
         });
         match &i.kind {
+            InputKind::Proxy(p) => {
+                waits_for_stdin_only = false;
+                let server =
+                    start_proxy(&i.name, p, &router, dlp.clone(), &metrics, stop_rx.clone())
+                        .await
+                        .map_err(|e| Failure(EXIT_IO, anyhow!("input `{}`: {e}", i.name)))?;
+                eprintln!(
+                    "redactd: input {}: proxy listening on {} → {}.",
+                    i.name,
+                    server.local_addr(),
+                    p.upstream
+                );
+                proxies.push(server);
+            }
             InputKind::Stdin => {
                 let stop = stdin_stop.clone();
                 let max = i.max_message_bytes;
@@ -274,6 +308,11 @@ async fn ship(
         let _ = t.await;
     }
     let _ = stop_tx.send(true);
+    // Proxies stop accepting and drain their requests; their records reach the sinks'
+    // queues before the sinks drain.
+    for p in proxies {
+        p.wait().await;
+    }
     for t in sink_tasks {
         let _ = t.await;
     }
@@ -337,4 +376,61 @@ async fn export_counters(
             m.set_queue_depth(queued.saturating_sub(done) as usize);
         }
     }
+}
+
+/// Starts a proxy input: records are minimised inside each request task with the profile
+/// of the input's sinks (one redactor), then encoded per sink and queued by the proxy's
+/// record writer thread, which may wait on a full sink queue without ever stalling a
+/// request (the proxy's own queue drops and counts instead).
+async fn start_proxy(
+    name: &str,
+    p: &redactd::config::ProxyListen,
+    router: &Arc<Router>,
+    dlp: Option<Arc<Redactor>>,
+    metrics: &Arc<Metrics>,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<redactd::proxy::Server> {
+    use redactd::proxy::{ProxyConfig, RecordSink, TlsFiles};
+    let route = router
+        .routes()
+        .first()
+        .ok_or_else(|| anyhow!("no sink"))?
+        .clone();
+    let upstream: http::Uri = p
+        .upstream
+        .parse()
+        .map_err(|e| anyhow!("upstream `{}`: {e}", p.upstream))?;
+    let mut pc = ProxyConfig::new(p.listen, upstream, route.redactor.clone());
+    pc.tls = p.tls.as_ref().map(|(cert, key)| TlsFiles {
+        cert: cert.clone(),
+        key: key.clone(),
+    });
+    pc.trusted_proxies = p
+        .trusted_proxies
+        .iter()
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    pc.dlp = if p.dlp { dlp } else { None };
+    pc.metrics = Some(metrics.clone());
+    let input: Arc<str> = name.into();
+    let stats = router.stats().clone();
+    let targets = route.targets.clone();
+    pc.sink = RecordSink::Hook(Arc::new(move |line: &[u8]| {
+        stats.records.fetch_add(1, Relaxed);
+        let event = redactd::sink::encode::Event {
+            time: std::time::SystemTime::now(),
+            input: &input,
+            format: redactd::format::Format::Json,
+            line,
+        };
+        for t in &targets {
+            let mut out = Vec::with_capacity(line.len() + 64);
+            redactd::sink::encode::encode(&t.encoding, &event, &mut out);
+            t.sink.push_blocking(out.into());
+        }
+    }));
+    let shutdown = async move {
+        let _ = stop.wait_for(|s| *s).await;
+    };
+    Ok(redactd::proxy::serve(pc, shutdown).await?)
 }

@@ -34,6 +34,12 @@ pub(super) struct RawInput {
     tls_cert: Option<Spanned<String>>,
     tls_key: Option<Spanned<String>>,
     sinks: Option<Vec<Spanned<String>>>,
+    // proxy
+    listen: Option<Spanned<String>>,
+    upstream: Option<Spanned<String>>,
+    dlp: Option<bool>,
+    #[serde(default)]
+    trusted_proxies: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -102,6 +108,23 @@ pub enum InputKind {
     Stdin,
     /// A syslog receiver.
     Syslog(SyslogListen),
+    /// The reverse proxy: one access record per request.
+    Proxy(ProxyListen),
+}
+
+/// Where a proxy input listens and what it forwards to.
+#[derive(Debug, Clone)]
+pub struct ProxyListen {
+    /// Listening address.
+    pub listen: SocketAddr,
+    /// The upstream URL (`http://host:port` or `https://…`).
+    pub upstream: String,
+    /// TLS certificate and key (PEM) to terminate TLS with.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Response-body DLP on.
+    pub dlp: bool,
+    /// Peers whose forwarding headers are believed (CIDR).
+    pub trusted_proxies: Vec<String>,
 }
 
 /// A checked `[[input]]`.
@@ -548,9 +571,62 @@ fn build_input(
                     return Err((sp, format!("`{key}` applies to a syslog input only")));
                 }
             }
+            reject_proxy_keys(&r)?;
             (InputKind::Stdin, Format::Auto, 1 << 20)
         }
+        "proxy" => {
+            for (key, sp) in [
+                ("udp", span(&r.udp)),
+                ("tcp", span(&r.tcp)),
+                ("format", span(&r.format)),
+            ] {
+                if let Some(sp) = sp {
+                    return Err((sp, format!("`{key}` does not apply to a proxy input")));
+                }
+            }
+            let listen = addr(&r.listen)?
+                .ok_or_else(|| (r.kind.span(), "a proxy input needs `listen`".to_string()))?;
+            let upstream = r
+                .upstream
+                .as_ref()
+                .ok_or_else(|| (r.kind.span(), "a proxy input needs `upstream`".to_string()))?;
+            if !(upstream.get_ref().starts_with("http://")
+                || upstream.get_ref().starts_with("https://"))
+            {
+                return Err((
+                    upstream.span(),
+                    "`upstream` is an http:// or https:// URL".into(),
+                ));
+            }
+            for t in &r.trusted_proxies {
+                if t.get_ref().parse::<crate::proxy::Cidr>().is_err() {
+                    return Err((
+                        t.span(),
+                        format!("`{}` is not an address or CIDR", t.get_ref()),
+                    ));
+                }
+            }
+            let tls = match (&r.tls_cert, &r.tls_key) {
+                (Some(c), Some(k)) => Some((resolve(c.get_ref()), resolve(k.get_ref()))),
+                (Some(c), None) => return Err((c.span(), "`tls_cert` needs `tls_key`".into())),
+                (None, Some(k)) => return Err((k.span(), "`tls_key` needs `tls_cert`".into())),
+                (None, None) => None,
+            };
+            let proxy = ProxyListen {
+                listen,
+                upstream: upstream.get_ref().clone(),
+                tls,
+                dlp: r.dlp.unwrap_or(false),
+                trusted_proxies: r
+                    .trusted_proxies
+                    .iter()
+                    .map(|t| t.get_ref().clone())
+                    .collect(),
+            };
+            (InputKind::Proxy(proxy), Format::Json, 1 << 20)
+        }
         "syslog" => {
+            reject_proxy_keys(&r)?;
             let udp = addr(&r.udp)?;
             let tcp = addr(&r.tcp)?;
             if udp.is_none() && tcp.is_none() {
@@ -576,7 +652,7 @@ fn build_input(
         other => {
             return Err((
                 r.kind.span(),
-                format!("`{other}` is not one of: stdin, syslog"),
+                format!("`{other}` is not one of: stdin, syslog, proxy"),
             ))
         }
     };
@@ -609,6 +685,16 @@ fn build_input(
             v
         }
     };
+    if matches!(kind, InputKind::Proxy(_)) {
+        // Records are minimised inside the request task, once: its sinks share one profile.
+        let first = targets.first().map(|&i| &sinks[i].profile);
+        if targets.iter().any(|&i| Some(&sinks[i].profile) != first) {
+            return Err((
+                r.kind.span(),
+                "the sinks of a proxy input must share one profile".into(),
+            ));
+        }
+    }
     Ok(InputConfig {
         name,
         kind,
@@ -616,6 +702,21 @@ fn build_input(
         max_message_bytes: max,
         sinks: targets,
     })
+}
+
+/// Keys only a proxy input takes are errors elsewhere.
+fn reject_proxy_keys(r: &RawInput) -> Result<(), Problem> {
+    let trusted = r.trusted_proxies.first().map(|t| t.span());
+    for (key, sp) in [
+        ("listen", span(&r.listen)),
+        ("upstream", span(&r.upstream)),
+        ("trusted_proxies", trusted),
+    ] {
+        if let Some(sp) = sp {
+            return Err((sp, format!("`{key}` applies to a proxy input only")));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

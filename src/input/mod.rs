@@ -84,6 +84,11 @@ impl Router {
         &self.name
     }
 
+    /// The routes: one per profile, with its redactor and sinks.
+    pub fn routes(&self) -> &[Route] {
+        &self.routes
+    }
+
     /// The input's counters.
     pub fn stats(&self) -> &Arc<InputStats> {
         &self.stats
