@@ -112,3 +112,61 @@ fn tcp_over_tls_messages_arrive_minimised() {
         "{text}"
     );
 }
+
+#[test]
+fn sighup_swaps_new_rules_into_run_and_refuses_a_bad_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("mine.toml");
+    std::fs::write(&rules, "").unwrap();
+    let port = free_port();
+    let out = dir.path().join("syslog.log");
+    let extra = format!(
+        "[rules]\nfiles = [\"mine.toml\"]\n\n[[input]]\ntype = \"syslog\"\nudp = \"127.0.0.1:{port}\"\n\n{}",
+        sink_config(&out)
+    );
+    let config = write_config(dir.path(), &extra);
+    let mut child = spawn_run(dir.path(), &config, &[]);
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let send = |n: u32| {
+        let msg = format!("<34>Oct 11 22:14:15 host app: ticket TCK-00000{n}");
+        socket.send_to(msg.as_bytes(), ("127.0.0.1", port)).unwrap();
+    };
+    let lines = || written(&out).lines().count();
+    assert!(wait_until(20, || {
+        send(1);
+        lines() > 0
+    }));
+    let before = lines();
+    let stderr_has = |needle: &str| {
+        wait_until(20, || {
+            std::fs::read_to_string(dir.path().join("stderr.log"))
+                .unwrap()
+                .contains(needle)
+        })
+    };
+    std::fs::write(&rules, "[[rule]]\nid = \"ticket\"\ncategory = \"usage\"\nregex = 'TCK-[0-9]{6}'\nplaceholder = \"[TICKET]\"\n").unwrap();
+    signal(child.id(), "HUP");
+    assert!(stderr_has("reloaded"));
+    send(2);
+    assert!(wait_until(20, || lines() > before));
+    std::fs::write(
+        &rules,
+        "[[rule]]\nid = \"broken\"\ncategory = \"usage\"\nregex = '('\n",
+    )
+    .unwrap();
+    signal(child.id(), "HUP");
+    assert!(stderr_has("reload refused"));
+    send(3);
+    assert!(wait_until(20, || written(&out)
+        .contains("ticket [TICKET]\n")
+        && lines() > before + 1));
+    terminate(&mut child);
+    let text = written(&out);
+    assert!(text.contains("TCK-000001"), "{text}");
+    assert!(
+        !text.contains("TCK-000002") && !text.contains("TCK-000003"),
+        "{text}"
+    );
+    let stderr = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap();
+    assert!(stderr.contains("mine.toml:4:9"), "{stderr}");
+}

@@ -103,12 +103,35 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         .enable_all()
         .build()
         .map_err(|e| Failure(EXIT_IO, e.into()))?;
+    // SIGHUP rebuilds every profile's redactor from the files; the set of sinks and their
+    // profiles must stay the same (a change there needs a restart).
+    let reload_args = args.common.clone();
+    let layout = sink_layout(&config);
+    let rebuild: Rebuild = Arc::new(move || {
+        let config = load_config(reload_args.config.as_deref())?;
+        if sink_layout(&config) != layout {
+            return Err(config_err(anyhow!(
+                "the sinks or their profiles changed: restart redactd to apply that"
+            )));
+        }
+        let rules = load_rules(&config, &reload_args)?;
+        let mut map = BTreeMap::new();
+        for s in &config.sinks {
+            if !map.contains_key(&s.profile) {
+                let key_file = reload_args.key_file.as_deref();
+                let r = build_redactor(&config, &rules, key_file, s.profile.as_deref())?;
+                map.insert(s.profile.clone(), Arc::new(r));
+            }
+        }
+        Ok(map)
+    });
     let result = runtime.block_on(ship(
         config,
         redactors,
         Duration::from_secs(args.drain_secs),
         admin_addr,
         dlp,
+        rebuild,
     ));
     runtime.shutdown_timeout(Duration::from_millis(200));
     result
@@ -120,6 +143,7 @@ async fn ship(
     drain: Duration,
     admin_addr: Option<std::net::SocketAddr>,
     dlp: Option<Arc<Redactor>>,
+    rebuild: Rebuild,
 ) -> Result<(), Failure> {
     let config_err = |e: anyhow::Error| Failure(EXIT_CONFIG, e);
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -180,6 +204,8 @@ async fn ship(
     let stdin_stop = Arc::new(AtomicBool::new(false));
     let mut input_tasks = Vec::new();
     let mut proxies = Vec::new();
+    let mut reloadable: Vec<(Arc<Router>, Vec<Option<String>>)> = Vec::new();
+    let mut proxy_reloads: Vec<(redactd::proxy::ReloadHandle, Option<String>)> = Vec::new();
     let mut routers = Vec::new();
     let mut input_labels = Vec::new();
     let (stdin_done_tx, stdin_done) = tokio::sync::oneshot::channel::<()>();
@@ -204,11 +230,13 @@ async fn ship(
                 )),
             }
         }
+        let route_profiles: Vec<Option<String>> = routes.iter().map(|(p, _)| p.clone()).collect();
         let router = Arc::new(Router::new(
             &i.name,
             i.format,
             routes.into_iter().map(|(_, r)| r).collect(),
         ));
+        reloadable.push((router.clone(), route_profiles.clone()));
         routers.push((router.name().to_string(), router.stats().clone()));
         input_labels.push(match i.kind {
             InputKind::Stdin => Input::Stdin,
@@ -228,6 +256,8 @@ async fn ship(
                     server.local_addr(),
                     p.upstream
                 );
+                let profile = config.sinks[i.sinks[0]].profile.clone();
+                proxy_reloads.push((server.reload_handle(), profile));
                 proxies.push(server);
             }
             InputKind::Stdin => {
@@ -291,6 +321,12 @@ async fn ship(
         .zip(routers.iter().map(|(_, s)| s.clone()))
         .collect();
     let exporter = tokio::spawn(export_counters(metrics.clone(), inputs, sink_stats.clone()));
+    let reloader = tokio::spawn(reload_on_sighup(
+        rebuild,
+        reloadable,
+        proxy_reloads,
+        metrics.clone(),
+    ));
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| Failure(EXIT_IO, e.into()))?;
@@ -317,6 +353,7 @@ async fn ship(
         let _ = t.await;
     }
     exporter.abort();
+    reloader.abort();
     for (name, s) in &routers {
         eprintln!(
             "redactd: input {}: {} records, {} dropped as oversize.",
@@ -433,4 +470,55 @@ async fn start_proxy(
         let _ = stop.wait_for(|s| *s).await;
     };
     Ok(redactd::proxy::serve(pc, shutdown).await?)
+}
+
+/// Rebuilds every profile's redactor from the configuration files.
+type Rebuild =
+    Arc<dyn Fn() -> Result<BTreeMap<Option<String>, Arc<Redactor>>, Failure> + Send + Sync>;
+
+/// The sinks' names and profiles: what a reload may not change.
+fn sink_layout(config: &redactd::config::Config) -> Vec<(String, Option<String>)> {
+    config
+        .sinks
+        .iter()
+        .map(|s| (s.name.clone(), s.profile.clone()))
+        .collect()
+}
+
+/// On SIGHUP: rebuild rules, keys, GeoIP and profiles and swap them into every input
+/// (lines read from then on use them; nothing queued is touched, no connection dropped). A
+/// configuration that fails to load is refused, logged and counted; the running one stays.
+async fn reload_on_sighup(
+    rebuild: Rebuild,
+    routers: Vec<(Arc<Router>, Vec<Option<String>>)>,
+    proxies: Vec<(redactd::proxy::ReloadHandle, Option<String>)>,
+    metrics: Arc<Metrics>,
+) {
+    use redactd::metrics::ReloadResult;
+    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        return;
+    };
+    while hup.recv().await.is_some() {
+        let rebuild = rebuild.clone();
+        let built = match tokio::task::spawn_blocking(move || rebuild()).await {
+            Ok(built) => built,
+            Err(_) => Err(Failure(EXIT_CONFIG, anyhow!("the reload task failed"))),
+        };
+        match built {
+            Ok(map) => {
+                for (router, profiles) in &routers {
+                    router.replace_redactors(profiles.iter().map(|p| map[p].clone()).collect());
+                }
+                for (handle, profile) in &proxies {
+                    handle.reload(map[profile].clone());
+                }
+                metrics.reload(ReloadResult::Success);
+                eprintln!("redactd: reloaded: new rules, keys and profiles in force.");
+            }
+            Err(Failure(_, e)) => {
+                metrics.reload(ReloadResult::Failure);
+                eprintln!("redactd: reload refused, the running configuration stays: {e:#}");
+            }
+        }
+    }
 }

@@ -14,7 +14,7 @@ pub mod stdin;
 pub mod syslog;
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -57,11 +57,17 @@ pub struct Router {
     name: Arc<str>,
     format: Format,
     routes: Vec<Route>,
+    /// The redactors in force, one per route; replaced whole on reload.
+    redactors: RwLock<Arc<[Arc<Redactor>]>>,
+    /// Bumped on every reload, so tasks rebuild their scratches.
+    generation: AtomicU64,
     stats: Arc<InputStats>,
 }
 
 /// Per-task state of a [`Router`].
 pub struct RouterScratch {
+    generation: u64,
+    redactors: Arc<[Arc<Redactor>]>,
     scratches: Vec<Scratch>,
     line: Vec<u8>,
     out: Vec<(usize, usize, Bytes)>,
@@ -71,10 +77,13 @@ pub struct RouterScratch {
 impl Router {
     /// A router for the input called `name`, parsing lines as `format`.
     pub fn new(name: &str, format: Format, routes: Vec<Route>) -> Router {
+        let redactors: Arc<[Arc<Redactor>]> = routes.iter().map(|r| r.redactor.clone()).collect();
         Router {
             name: name.into(),
             format,
             routes,
+            redactors: RwLock::new(redactors),
+            generation: AtomicU64::new(0),
             stats: Arc::default(),
         }
     }
@@ -94,10 +103,30 @@ impl Router {
         &self.stats
     }
 
+    /// Puts new redactors in force, one per route in [`Router::routes`] order (the reload):
+    /// every line read from now on is redacted with them. False when the count differs.
+    pub fn replace_redactors(&self, redactors: Vec<Arc<Redactor>>) -> bool {
+        if redactors.len() != self.routes.len() {
+            return false;
+        }
+        let mut slot = self.redactors.write().unwrap_or_else(|p| p.into_inner());
+        *slot = redactors.into();
+        self.generation.fetch_add(1, Relaxed);
+        true
+    }
+
+    fn current(&self) -> (u64, Arc<[Arc<Redactor>]>) {
+        let slot = self.redactors.read().unwrap_or_else(|p| p.into_inner());
+        (self.generation.load(Relaxed), slot.clone())
+    }
+
     /// State for one task.
     pub fn scratch(&self) -> RouterScratch {
+        let (generation, redactors) = self.current();
         RouterScratch {
-            scratches: self.routes.iter().map(|r| r.redactor.scratch()).collect(),
+            generation,
+            scratches: redactors.iter().map(|r| r.scratch()).collect(),
+            redactors,
             line: Vec::new(),
             out: Vec::new(),
             enc: Vec::new(),
@@ -118,13 +147,17 @@ impl Router {
             return false;
         }
         self.stats.records.fetch_add(1, Relaxed);
+        if self.generation.load(Relaxed) != s.generation {
+            let (generation, redactors) = self.current();
+            s.scratches = redactors.iter().map(|r| r.scratch()).collect();
+            s.redactors = redactors;
+            s.generation = generation;
+        }
         let time = SystemTime::now();
         for (ri, route) in self.routes.iter().enumerate() {
             s.line.clear();
             let scratch = &mut s.scratches[ri];
-            let used = route
-                .redactor
-                .redact_line(line, self.format, &mut s.line, scratch);
+            let used = s.redactors[ri].redact_line(line, self.format, &mut s.line, scratch);
             let ev = Event {
                 time,
                 input: &self.name,
