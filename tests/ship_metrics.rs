@@ -26,15 +26,20 @@ fn run_counts_records_and_sink_deliveries_on_the_admin_listener() {
     std::fs::write(
         &config,
         format!(
-            "[[input]]\ntype = \"stdin\"\n\n[[sink]]\nname = \"archive\"\ntype = \"file\"\npath = \"{}\"\nbatch_timeout_ms = 50\n",
+            "[keys]\ndir = \"keys\"\n\n[[input]]\ntype = \"stdin\"\n\n[[sink]]\nname = \"archive\"\ntype = \"file\"\npath = \"{}\"\nbatch_timeout_ms = 50\n",
             out.display()
         ),
     )
     .unwrap();
+    let init = Command::new(env!("CARGO_BIN_EXE_redactd"))
+        .args(["keys", "init", "-c"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(init.status.success());
     let mut child = Command::new(env!("CARGO_BIN_EXE_redactd"))
         .args(["run", "--admin-addr", "127.0.0.1:0", "-c"])
         .arg(&config)
-        .env("REDACTD_KEY", "55".repeat(32))
         .stdin(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -130,6 +130,9 @@ pub fn run(args: ProxyArgs) -> Result<(), Failure> {
         })?),
     };
     let metrics = Arc::new(redactd::metrics::Metrics::new());
+    if let Some((created, rotate_after)) = super::setup::key_epoch(&config) {
+        metrics.set_key_epoch(created, rotate_after);
+    }
     pc.metrics = Some(metrics.clone());
     pc.limits = Limits {
         header_read_timeout: Duration::from_secs(args.header_timeout_secs),

@@ -148,6 +148,9 @@ async fn ship(
     let config_err = |e: anyhow::Error| Failure(EXIT_CONFIG, e);
     let (stop_tx, stop_rx) = watch::channel(false);
     let metrics = Arc::new(Metrics::new());
+    if let Some((created, rotate_after)) = super::setup::key_epoch(&config) {
+        metrics.set_key_epoch(created, rotate_after);
+    }
     let ready = Arc::new(AtomicBool::new(false));
     if let Some(addr) = admin_addr {
         let mut stopped = stop_rx.clone();

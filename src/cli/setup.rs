@@ -169,3 +169,12 @@ pub fn build_redactor(
     let minimiser = Minimiser::new(profile, key.as_ref(), geo).map_err(|e| config_err(e.into()))?;
     Ok(redactor.with_minimiser(minimiser))
 }
+
+/// When the current key epoch began and how often keys rotate, for the key-epoch metrics;
+/// `None` without a key store (a single key has no epoch).
+pub fn key_epoch(config: &Config) -> Option<(SystemTime, std::time::Duration)> {
+    let keys = config.keys.as_ref()?;
+    let store = KeyStore::open(&keys.dir).ok()?;
+    let current = store.current(SystemTime::now())?;
+    Some((current.created, keys.policy.rotate_after))
+}
