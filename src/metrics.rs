@@ -513,10 +513,14 @@ impl Metrics {
 
     /// `n` matches of `rule` transformed. The labels are the rule's id and category.
     pub fn add_redactions(&self, rule: &Rule, n: u64) {
+        self.add_redactions_of(&rule.id, rule.category.as_str(), n);
+    }
+
+    /// `n` matches transformed by the rule with `id` in `category` (both from a rule set,
+    /// never from traffic).
+    pub fn add_redactions_of(&self, id: &str, category: &str, n: u64) {
         if n > 0 {
-            self.redactions
-                .with_label_values(&[rule.id.as_str(), rule.category.as_str()])
-                .inc_by(n);
+            self.redactions.with_label_values(&[id, category]).inc_by(n);
         }
     }
 

@@ -64,7 +64,9 @@ fn run_counts_records_and_sink_deliveries_on_the_admin_listener() {
     for _ in 0..50 {
         std::thread::sleep(Duration::from_millis(100));
         metrics = scrape(&admin);
-        if metrics.contains(r#"redactd_sink_events_total{outcome="sent",sink="archive"} 3"#) {
+        if metrics.contains(r#"redactd_sink_events_total{outcome="sent",sink="archive"} 3"#)
+            && metrics.contains(r#"rule="email"} 3"#)
+        {
             break;
         }
     }

@@ -323,7 +323,13 @@ async fn ship(
         .into_iter()
         .zip(routers.iter().map(|(_, s)| s.clone()))
         .collect();
-    let exporter = tokio::spawn(export_counters(metrics.clone(), inputs, sink_stats.clone()));
+    let all_routers: Vec<Arc<Router>> = reloadable.iter().map(|(r, _)| r.clone()).collect();
+    let exporter = tokio::spawn(export_counters(
+        metrics.clone(),
+        inputs,
+        all_routers,
+        sink_stats.clone(),
+    ));
     let reloader = tokio::spawn(reload_on_sighup(
         rebuild,
         reloadable,
@@ -377,8 +383,10 @@ async fn ship(
 async fn export_counters(
     metrics: Arc<Metrics>,
     inputs: Vec<(Input, Arc<InputStats>)>,
+    routers: Vec<Arc<Router>>,
     sinks: Vec<(String, Arc<SinkStats>)>,
 ) {
+    let mut last_redactions: BTreeMap<(usize, (String, &'static str)), u64> = BTreeMap::new();
     let sink_metrics: Vec<_> = sinks.iter().map(|(name, _)| metrics.sink(name)).collect();
     let mut last_inputs = vec![(0u64, 0u64); inputs.len()];
     let mut last_sinks = vec![[0u64; 4]; sinks.len()];
@@ -389,6 +397,12 @@ async fn export_counters(
     };
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
+        for (ri, router) in routers.iter().enumerate() {
+            for (key, total) in router.redactions() {
+                let last = last_redactions.entry((ri, key.clone())).or_default();
+                metrics.add_redactions_of(&key.0, key.1, delta(total, last));
+            }
+        }
         for ((input, stats), last) in inputs.iter().zip(&mut last_inputs) {
             let records = delta(stats.records.load(Relaxed), &mut last.0);
             metrics.add_records(*input, records, 0, 0);

@@ -62,6 +62,9 @@ pub struct Router {
     /// Bumped on every reload, so tasks rebuild their scratches.
     generation: AtomicU64,
     stats: Arc<InputStats>,
+    /// Matches transformed so far, by rule id and category (of the first route's profile,
+    /// so each line counts once).
+    redactions: std::sync::Mutex<std::collections::BTreeMap<(String, &'static str), u64>>,
 }
 
 /// Per-task state of a [`Router`].
@@ -85,6 +88,7 @@ impl Router {
             redactors: RwLock::new(redactors),
             generation: AtomicU64::new(0),
             stats: Arc::default(),
+            redactions: Default::default(),
         }
     }
 
@@ -96,6 +100,12 @@ impl Router {
     /// The routes: one per profile, with its redactor and sinks.
     pub fn routes(&self) -> &[Route] {
         &self.routes
+    }
+
+    /// Matches transformed so far, by rule id and category.
+    pub fn redactions(&self) -> Vec<((String, &'static str), u64)> {
+        let totals = self.redactions.lock().unwrap_or_else(|p| p.into_inner());
+        totals.iter().map(|(k, v)| (k.clone(), *v)).collect()
     }
 
     /// The input's counters.
@@ -157,7 +167,18 @@ impl Router {
         for (ri, route) in self.routes.iter().enumerate() {
             s.line.clear();
             let scratch = &mut s.scratches[ri];
+            scratch.reset_counts();
             let used = s.redactors[ri].redact_line(line, self.format, &mut s.line, scratch);
+            if ri == 0 && scratch.counts.iter().any(|&c| c > 0) {
+                let mut totals = self.redactions.lock().unwrap_or_else(|p| p.into_inner());
+                for (rule, &n) in s.redactors[0].rules().iter().zip(&scratch.counts) {
+                    if n > 0 {
+                        *totals
+                            .entry((rule.id.clone(), rule.category.as_str()))
+                            .or_default() += n;
+                    }
+                }
+            }
             let ev = Event {
                 time,
                 input: &self.name,
