@@ -147,6 +147,8 @@ async fn ship(
 ) -> Result<(), Failure> {
     let config_err = |e: anyhow::Error| Failure(EXIT_CONFIG, e);
     let (stop_tx, stop_rx) = watch::channel(false);
+    // Proxies stop first, so their last records are queued before the sinks drain.
+    let (proxy_stop_tx, proxy_stop_rx) = watch::channel(false);
     let metrics = Arc::new(Metrics::new());
     if let Some((created, rotate_after)) = super::setup::key_epoch(&config) {
         metrics.set_key_epoch(created, rotate_after);
@@ -249,10 +251,16 @@ async fn ship(
         match &i.kind {
             InputKind::Proxy(p) => {
                 waits_for_stdin_only = false;
-                let server =
-                    start_proxy(&i.name, p, &router, dlp.clone(), &metrics, stop_rx.clone())
-                        .await
-                        .map_err(|e| Failure(EXIT_IO, anyhow!("input `{}`: {e}", i.name)))?;
+                let server = start_proxy(
+                    &i.name,
+                    p,
+                    &router,
+                    dlp.clone(),
+                    &metrics,
+                    proxy_stop_rx.clone(),
+                )
+                .await
+                .map_err(|e| Failure(EXIT_IO, anyhow!("input `{}`: {e}", i.name)))?;
                 eprintln!(
                     "redactd: input {}: proxy listening on {} → {}.",
                     i.name,
@@ -352,12 +360,13 @@ async fn ship(
     for t in input_tasks {
         let _ = t.await;
     }
-    let _ = stop_tx.send(true);
-    // Proxies stop accepting and drain their requests; their records reach the sinks'
-    // queues before the sinks drain.
+    // Proxies stop accepting and drain their requests; their record writers end after
+    // queueing the last records into the sinks, and only then do the sinks drain.
+    let _ = proxy_stop_tx.send(true);
     for p in proxies {
         p.wait().await;
     }
+    let _ = stop_tx.send(true);
     for t in sink_tasks {
         let _ = t.await;
     }
