@@ -437,6 +437,15 @@ async fn export_counters(
             let done =
                 stats.sent.load(Relaxed) + stats.rejected.load(Relaxed) + stats.lost.load(Relaxed);
             m.set_queue_depth(queued.saturating_sub(done) as usize);
+            m.set_buffer(
+                stats.buffer_bytes.load(Relaxed),
+                stats.buffer_max_bytes.load(Relaxed),
+            );
+            let sizes =
+                std::mem::take(&mut *stats.batch_sizes.lock().unwrap_or_else(|p| p.into_inner()));
+            for n in sizes {
+                m.batch(n);
+            }
         }
     }
 }

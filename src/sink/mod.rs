@@ -178,6 +178,12 @@ pub struct SinkStats {
     pub corrupted: AtomicU64,
     /// Records waiting in the disk buffer.
     pub buffered: AtomicU64,
+    /// Bytes in the disk buffer now.
+    pub buffer_bytes: AtomicU64,
+    /// The disk buffer's size cap, bytes (0 without one).
+    pub buffer_max_bytes: AtomicU64,
+    /// Sizes of the batches delivered since the metrics last took them (at most 4096 kept).
+    pub batch_sizes: std::sync::Mutex<Vec<usize>>,
 }
 
 impl SinkStats {
@@ -280,6 +286,8 @@ pub fn spawn<S: Sink>(
         Some(d) => {
             let buffer = DiskBuffer::open(&d.dir, d.max_bytes, d.fsync)?;
             ctx.stats.buffered.store(buffer.pending(), Relaxed);
+            ctx.stats.buffer_bytes.store(buffer.bytes(), Relaxed);
+            ctx.stats.buffer_max_bytes.store(d.max_bytes, Relaxed);
             let buffer = Arc::new(Mutex::new(buffer));
             let notify = Arc::new(Notify::new());
             let done = Arc::new(AtomicBool::new(false));
@@ -395,6 +403,11 @@ impl<S: Sink> Ctx<S> {
                         self.failing = false;
                     }
                     self.stats.sent.fetch_add(batch.len() as u64, Relaxed);
+                    if let Ok(mut sizes) = self.stats.batch_sizes.lock() {
+                        if sizes.len() < 4096 {
+                            sizes.push(batch.len());
+                        }
+                    }
                     return Delivery::Sent;
                 }
                 Err(e) if !e.retryable => {
@@ -506,18 +519,19 @@ async fn run_disk_writer(
             let written = tokio::task::spawn_blocking(move || {
                 let mut b = b.lock().unwrap_or_else(|e| e.into_inner());
                 let r = b.append(&recs[from..]);
-                (r, b.pending())
+                (r, (b.pending(), b.bytes()))
             })
             .await;
-            let (written, pending) = match written {
+            let (written, (pending, bytes)) = match written {
                 Ok((Ok(n), pending)) => (n, pending),
                 Ok((Err(e), pending)) => {
                     eprintln!("redactd: disk buffer write failed: {e}");
                     (0, pending)
                 }
-                Err(_) => (0, 0),
+                Err(_) => (0, (0, 0)),
             };
             stats.buffered.store(pending, Relaxed);
+            stats.buffer_bytes.store(bytes, Relaxed);
             from += written;
             notify.notify_one();
             if from == records.len() {
@@ -552,11 +566,12 @@ async fn run_disk_reader<S: Sink>(
     let mut first_seen: Option<Instant> = None;
     let (max_records, max_bytes) = (ctx.batching.max_records, ctx.batching.max_bytes);
     loop {
-        let (pending, corrupted) = {
+        let (pending, corrupted, bytes) = {
             let b = buffer.lock().unwrap_or_else(|e| e.into_inner());
-            (b.pending(), b.corrupted())
+            (b.pending(), b.corrupted(), b.bytes())
         };
         ctx.stats.buffered.store(pending, Relaxed);
+        ctx.stats.buffer_bytes.store(bytes, Relaxed);
         ctx.stats.corrupted.store(corrupted, Relaxed);
         let stopping = ctx.stopping();
         if ctx.past_deadline() || (stopping && pending == 0 && done.load(Relaxed)) {
