@@ -77,6 +77,7 @@ impl Redactor {
                         "secret_param" => {
                             special.secret_value = special.secret_value.or(Some(index))
                         }
+                        "name_param" => special.name_value = special.name_value.or(Some(index)),
                         _ => {}
                     }
                 }

@@ -64,6 +64,9 @@ const LABELLED_KEYS: &[&str] = &[
 
 /// Member names whose whole value names a person (the `name-param` rule applies to it).
 const NAME_KEYS: &[&str] = &[
+    "user",
+    "remote_user",
+    "login",
     "fullname",
     "full_name",
     "first_name",
