@@ -430,7 +430,10 @@ async fn export_counters(
             m.events(SinkOutcome::Dropped, full + rejected);
             metrics.add_dropped(DropReason::QueueFull, full);
             metrics.add_dropped(DropReason::SinkRejected, rejected);
-            for _ in 0..delta(stats.retries.load(Relaxed), &mut last[3]) {
+            // Every retry follows a failed delivery attempt.
+            let retries = delta(stats.retries.load(Relaxed), &mut last[3]);
+            m.events(SinkOutcome::Failed, retries);
+            for _ in 0..retries {
                 m.retry();
             }
             let queued = stats.queued.load(Relaxed);
