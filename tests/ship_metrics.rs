@@ -82,6 +82,42 @@ fn run_counts_records_and_sink_deliveries_on_the_admin_listener() {
         !metrics.contains("jane") && !metrics.contains("203.0.113"),
         "{metrics}"
     );
+    for needle in [
+        r#"redactd_redactions_total{category="contact",rule="email"} 3"#,
+        r#"redactd_redactions_total{category="technical",rule="ipv4"} 3"#,
+        "redactd_key_rotate_after_seconds 2592000",
+        "redactd_key_epoch_age_seconds ",
+    ] {
+        assert!(metrics.contains(needle), "{needle} missing: {metrics}");
+    }
+    let batches: u64 = metrics
+        .lines()
+        .find(|l| l.starts_with(r#"redactd_sink_batch_size_count{sink="archive"}"#))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0);
+    assert!(batches >= 1, "{metrics}");
+    // The scrape of the running binary is valid exposition text.
+    let body = metrics.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool is needed (Debian package `prometheus`; .ci/run installs it)");
+    promtool
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    let checked = promtool.wait_with_output().unwrap();
+    assert!(
+        checked.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
     drop(stdin);
     assert!(child.wait().unwrap().success());
 }
