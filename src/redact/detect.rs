@@ -377,18 +377,6 @@ fn sep_then_digit(hay: &[u8], i: usize, sep: u8) -> bool {
     at(hay, i) == Some(sep) && at(hay, i + 1).is_some_and(|b| b.is_ascii_digit())
 }
 
-/// Skips a leading `+`, `%2B`, `(` and returns the end of the first digit run from `i`:
-/// no candidate of a digit detector can start inside it (it would be preceded by a digit).
-fn past_first_digits(hay: &[u8], i: usize) -> usize {
-    let mut j = i;
-    if starts_with_ci(hay, j, b"%2b") {
-        j += 3;
-    } else if matches!(at(hay, j), Some(b'+' | b'(')) {
-        j += 1;
-    }
-    skip_while(hay, j, |b| b.is_ascii_digit()).max(i + 1)
-}
-
 /// Collects the decimal digits of `hay[span]` into `out`; returns how many (at most
 /// `out.len()`; more digits make the count exceed it so callers can reject).
 fn collect_digits(hay: &[u8], span: Range<usize>, out: &mut [u8]) -> usize {
@@ -1053,7 +1041,7 @@ fn separators_consistent(text: &[u8], seps: &[u8]) -> bool {
 /// 13–19 digits, consistent separators, not part of a decimal, Luhn, known issuer.
 fn check_card(hay: &[u8], span: Range<usize>) -> Verdict {
     let (s, e) = (span.start, span.end);
-    let reject = Verdict::Reject(past_first_digits(hay, s));
+    let reject = Verdict::Reject(s + 1);
     let decimal_before =
         matches!(before(hay, s), Some(b'.' | b',')) && s >= 2 && hay[s - 2].is_ascii_digit();
     if decimal_before || sep_then_digit(hay, e, b'.') || sep_then_digit(hay, e, b',') {
@@ -1150,7 +1138,7 @@ fn phone_groups(hay: &[u8], i: usize, e: usize) -> Groups {
 /// groups; consistent separators; not glued to other text.
 fn check_phone_uk(hay: &[u8], span: Range<usize>) -> Verdict {
     let (s, e) = (span.start, span.end);
-    let reject = Verdict::Reject(past_first_digits(hay, s));
+    let reject = Verdict::Reject(s + 1);
     // A `/` before is fine: numbers are path segments too (`/by-phone/07700900123`).
     let glued = before(hay, s)
         .is_some_and(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'#' | b'-' | b'_'));
@@ -1269,7 +1257,7 @@ fn e164_end(hay: &[u8], s: usize) -> Option<usize> {
 /// E.164: not glued to a word before, 8–15 digits, nothing glued after.
 fn check_phone_intl(hay: &[u8], span: Range<usize>) -> Verdict {
     let s = span.start;
-    let reject = Verdict::Reject(past_first_digits(hay, s));
+    let reject = Verdict::Reject(s + 1);
     if before(hay, s).is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_') {
         return reject;
     }
