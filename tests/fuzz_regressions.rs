@@ -37,7 +37,7 @@ fn stream_chunked_regressions_stream_equal_to_whole() {
         let text = &data[1..];
         let mut whole = Vec::new();
         r.redact_text(text, &mut whole, &mut s);
-        let mut stream = StreamRedactor::new(&r, 256);
+        let mut stream = StreamRedactor::new(&r, 512);
         let mut out = Vec::new();
         for piece in text.chunks(chunk) {
             stream.push(piece, &mut out, &mut s);

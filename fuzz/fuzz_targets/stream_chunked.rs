@@ -28,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
         let text = &data[1..];
         let mut whole = Vec::new();
         r.redact_text(text, &mut whole, s);
-        let mut stream = StreamRedactor::new(r, 256);
+        let mut stream = StreamRedactor::new(r, 512);
         let mut out = Vec::new();
         for piece in text.chunks(chunk) {
             stream.push(piece, &mut out, s);

@@ -741,8 +741,16 @@ fn check_email(hay: &[u8], span: Range<usize>) -> Verdict {
     }
     let domain = &hay[(d + dlen).min(e)..e];
     let mut labels = 0;
+    if domain.len() > 253 {
+        return reject;
+    }
     for label in domain.split(|&b| b == b'.') {
-        if label.is_empty() || label[0] == b'-' || label[label.len() - 1] == b'-' {
+        // DNS: 1-63 characters, no leading or trailing hyphen.
+        if label.is_empty()
+            || label.len() > 63
+            || label[0] == b'-'
+            || label[label.len() - 1] == b'-'
+        {
             return reject;
         }
         labels += 1;

@@ -5,7 +5,9 @@
 //! of what has arrived, just after whitespace, and outside every match. The bytes just before
 //! the cut are kept as look-behind context for the next scan. As long as no single match is
 //! longer than `window`, the output is the same as redacting the whole stream at once,
-//! however the input is split; a partial secret is never emitted.
+//! however the input is split; a partial secret is never emitted. The longest built-in match
+//! is an e-mail address (64 + 6 + 253 bytes): use a window of 512 with the full rule set; the
+//! proxy's DLP, which holds only card, IBAN and account rules (under 64 bytes), uses 128.
 
 use std::borrow::Borrow;
 
