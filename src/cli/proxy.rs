@@ -105,10 +105,14 @@ pub fn run(args: ProxyArgs) -> Result<(), Failure> {
     } else {
         None
     };
-    let reload_source = ReloadSource {
-        common: args.common.clone(),
-        profile: args.profile.clone(),
-    };
+    // SIGHUP rebuilds the redactor from the files named on the command line.
+    let (reload_args, reload_profile) = (args.common.clone(), args.profile.clone());
+    let rebuild: super::setup::Rebuild<redactd::redact::Redactor> = Arc::new(move || {
+        let config = load_config(reload_args.config.as_deref())?;
+        let rules = load_rules(&config, &reload_args)?;
+        let key_file = reload_args.key_file.as_deref();
+        build_redactor(&config, &rules, key_file, reload_profile.as_deref())
+    });
     let mut pc = ProxyConfig::new(args.listen, args.upstream, redactor);
     pc.tls = match (args.tls_cert, args.tls_key) {
         (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
@@ -121,14 +125,7 @@ pub fn run(args: ProxyArgs) -> Result<(), Failure> {
         pc.log_headers = args.log_headers;
     }
     pc.queue_capacity = args.queue;
-    let admin_addr: Option<std::net::SocketAddr> = match args.admin_addr.as_str() {
-        "off" => None,
-        addr => Some(addr.parse().map_err(|_| {
-            config_err(anyhow!(
-                "--admin-addr: `{addr}` is not an address (or `off`)"
-            ))
-        })?),
-    };
+    let admin_addr = super::setup::admin_addr(&args.admin_addr)?;
     let metrics = Arc::new(redactd::metrics::Metrics::new());
     if let Some((created, rotate_after)) = super::setup::key_epoch(&config) {
         metrics.set_key_epoch(created, rotate_after);
@@ -183,7 +180,13 @@ pub fn run(args: ProxyArgs) -> Result<(), Failure> {
         // Rules, keys and GeoIP were loaded before the listener started.
         ready.store(true, std::sync::atomic::Ordering::Relaxed);
         #[cfg(unix)]
-        tokio::spawn(reload_on_sighup(server.reload_handle(), reload_source, metrics.clone()));
+        {
+            // Rules, keys, GeoIP and profile swap in without dropping a connection; TLS
+            // certificates reload by themselves when their files change.
+            let handle = server.reload_handle();
+            let apply = move |r| handle.reload(Arc::new(r));
+            tokio::spawn(super::setup::reload_on_sighup(rebuild, apply, metrics.clone()));
+        }
         let stats = server.stats();
         server.wait().await;
         eprintln!(
@@ -197,64 +200,6 @@ pub fn run(args: ProxyArgs) -> Result<(), Failure> {
         );
         Ok(())
     })
-}
-
-/// What a reload re-reads: the configuration file, rule files and keys named on the
-/// command line.
-struct ReloadSource {
-    common: CommonArgs,
-    profile: Option<String>,
-}
-
-impl ReloadSource {
-    fn build(&self) -> Result<redactd::redact::Redactor, Failure> {
-        let config = load_config(self.common.config.as_deref())?;
-        let rules = load_rules(&config, &self.common)?;
-        build_redactor(
-            &config,
-            &rules,
-            self.common.key_file.as_deref(),
-            self.profile.as_deref(),
-        )
-    }
-}
-
-/// On SIGHUP: rebuild rules, keys, GeoIP and profile from the files and swap them in
-/// atomically; a bad new configuration is refused (counted and logged) and the running one
-/// stays. Connections are never dropped. (TLS certificates reload by themselves when their
-/// files change.)
-#[cfg(unix)]
-async fn reload_on_sighup(
-    handle: proxy::ReloadHandle,
-    source: ReloadSource,
-    metrics: Arc<redactd::metrics::Metrics>,
-) {
-    let source = Arc::new(source);
-    use redactd::metrics::ReloadResult;
-    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
-        return;
-    };
-    while hup.recv().await.is_some() {
-        // Building compiles rules and opens files: off the async workers.
-        let source = source.clone();
-        let built = match tokio::task::spawn_blocking(move || source.build()).await {
-            Ok(built) => built,
-            Err(_) => Err(Failure(EXIT_CONFIG, anyhow!("the reload task failed"))),
-        };
-        match built {
-            Ok(redactor) => {
-                if !handle.reload(Arc::new(redactor)) {
-                    return;
-                }
-                metrics.reload(ReloadResult::Success);
-                eprintln!("redactd: reloaded: new rules, keys and profile in force.");
-            }
-            Err(Failure(_, e)) => {
-                metrics.reload(ReloadResult::Failure);
-                eprintln!("redactd: reload refused, the running configuration stays: {e:#}");
-            }
-        }
-    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C, saying so.

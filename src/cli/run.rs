@@ -57,14 +57,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
             args.common.config.as_ref().expect("checked").display()
         )));
     }
-    let admin_addr: Option<std::net::SocketAddr> = match args.admin_addr.as_str() {
-        "off" => None,
-        addr => Some(addr.parse().map_err(|_| {
-            config_err(anyhow!(
-                "--admin-addr: `{addr}` is not an address (or `off`)"
-            ))
-        })?),
-    };
+    let admin_addr = super::setup::admin_addr(&args.admin_addr)?;
     let rules = load_rules(&config, &args.common)?;
     let mut redactors: BTreeMap<Option<String>, Arc<Redactor>> = BTreeMap::new();
     for s in &config.sinks {
@@ -338,10 +331,20 @@ async fn ship(
         all_routers,
         sink_stats.clone(),
     ));
-    let reloader = tokio::spawn(reload_on_sighup(
+    // SIGHUP swaps every input's redactors (lines read from then on use them; nothing
+    // queued is touched, no connection dropped).
+    let apply = move |map: BTreeMap<Option<String>, Arc<Redactor>>| {
+        for (router, profiles) in &reloadable {
+            router.replace_redactors(profiles.iter().map(|p| map[p].clone()).collect());
+        }
+        for (handle, profile) in &proxy_reloads {
+            handle.reload(map[profile].clone());
+        }
+        true
+    };
+    let reloader = tokio::spawn(super::setup::reload_on_sighup(
         rebuild,
-        reloadable,
-        proxy_reloads,
+        apply,
         metrics.clone(),
     ));
 
@@ -511,8 +514,7 @@ async fn start_proxy(
 }
 
 /// Rebuilds every profile's redactor from the configuration files.
-type Rebuild =
-    Arc<dyn Fn() -> Result<BTreeMap<Option<String>, Arc<Redactor>>, Failure> + Send + Sync>;
+type Rebuild = super::setup::Rebuild<BTreeMap<Option<String>, Arc<Redactor>>>;
 
 /// The sinks' names and profiles: what a reload may not change.
 fn sink_layout(config: &redactd::config::Config) -> Vec<(String, Option<String>)> {
@@ -521,42 +523,4 @@ fn sink_layout(config: &redactd::config::Config) -> Vec<(String, Option<String>)
         .iter()
         .map(|s| (s.name.clone(), s.profile.clone()))
         .collect()
-}
-
-/// On SIGHUP: rebuild rules, keys, GeoIP and profiles and swap them into every input
-/// (lines read from then on use them; nothing queued is touched, no connection dropped). A
-/// configuration that fails to load is refused, logged and counted; the running one stays.
-async fn reload_on_sighup(
-    rebuild: Rebuild,
-    routers: Vec<(Arc<Router>, Vec<Option<String>>)>,
-    proxies: Vec<(redactd::proxy::ReloadHandle, Option<String>)>,
-    metrics: Arc<Metrics>,
-) {
-    use redactd::metrics::ReloadResult;
-    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
-        return;
-    };
-    while hup.recv().await.is_some() {
-        let rebuild = rebuild.clone();
-        let built = match tokio::task::spawn_blocking(move || rebuild()).await {
-            Ok(built) => built,
-            Err(_) => Err(Failure(EXIT_CONFIG, anyhow!("the reload task failed"))),
-        };
-        match built {
-            Ok(map) => {
-                for (router, profiles) in &routers {
-                    router.replace_redactors(profiles.iter().map(|p| map[p].clone()).collect());
-                }
-                for (handle, profile) in &proxies {
-                    handle.reload(map[profile].clone());
-                }
-                metrics.reload(ReloadResult::Success);
-                eprintln!("redactd: reloaded: new rules, keys and profiles in force.");
-            }
-            Err(Failure(_, e)) => {
-                metrics.reload(ReloadResult::Failure);
-                eprintln!("redactd: reload refused, the running configuration stays: {e:#}");
-            }
-        }
-    }
 }

@@ -178,3 +178,58 @@ pub fn key_epoch(config: &Config) -> Option<(SystemTime, std::time::Duration)> {
     let current = store.current(SystemTime::now())?;
     Some((current.created, keys.policy.rotate_after))
 }
+
+/// Parses `--admin-addr`: an address, or `off` for none.
+pub fn admin_addr(value: &str) -> Result<Option<std::net::SocketAddr>, Failure> {
+    match value {
+        "off" => Ok(None),
+        addr => addr.parse().map(Some).map_err(|_| {
+            Failure(
+                EXIT_CONFIG,
+                anyhow::anyhow!("--admin-addr: `{addr}` is not an address (or `off`)"),
+            )
+        }),
+    }
+}
+
+/// Rebuilds what a reload swaps in, from the files named on the command line.
+pub type Rebuild<T> = Arc<dyn Fn() -> Result<T, Failure> + Send + Sync>;
+
+/// On every SIGHUP: `rebuild` (rules, keys, GeoIP, profiles) off the async workers, then
+/// `apply` it; the result is counted in `redactd_reloads_total` and logged, and a
+/// configuration that fails to load is refused while the running one stays. Ends when
+/// `apply` returns false (the server it feeds has stopped).
+#[cfg(unix)]
+pub async fn reload_on_sighup<T: Send + 'static>(
+    rebuild: Rebuild<T>,
+    apply: impl Fn(T) -> bool,
+    metrics: Arc<redactd::metrics::Metrics>,
+) {
+    use redactd::metrics::ReloadResult;
+    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        return;
+    };
+    while hup.recv().await.is_some() {
+        let rebuild = rebuild.clone();
+        let built = match tokio::task::spawn_blocking(move || rebuild()).await {
+            Ok(built) => built,
+            Err(_) => Err(Failure(
+                EXIT_CONFIG,
+                anyhow::anyhow!("the reload task failed"),
+            )),
+        };
+        match built {
+            Ok(new) => {
+                if !apply(new) {
+                    return;
+                }
+                metrics.reload(ReloadResult::Success);
+                eprintln!("redactd: reloaded: new rules, keys and profiles in force.");
+            }
+            Err(Failure(_, e)) => {
+                metrics.reload(ReloadResult::Failure);
+                eprintln!("redactd: reload refused, the running configuration stays: {e:#}");
+            }
+        }
+    }
+}
