@@ -41,13 +41,7 @@ input(type="imtcp" address="127.0.0.1" port="@PORT@" ruleset="in")
 
 #[test]
 fn rsyslog_forwards_to_the_syslog_input_and_the_file_sink_gets_minimised_records() {
-    if !have("rsyslogd") {
-        // Under CI (.ci/run installs it) a missing server is a failure, never a silent pass.
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "rsyslogd is not installed"
-        );
-        eprintln!("SKIPPED: rsyslogd is not installed (.ci/run installs it)");
+    if !available("rsyslogd") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -118,13 +112,7 @@ batch_timeout_ms = 50
 
 #[test]
 fn the_syslog_sink_delivers_rfc5424_to_rsyslog() {
-    if !have("rsyslogd") {
-        // Under CI (.ci/run installs it) a missing server is a failure, never a silent pass.
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "rsyslogd is not installed"
-        );
-        eprintln!("SKIPPED: rsyslogd is not installed (.ci/run installs it)");
+    if !available("rsyslogd") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -44,6 +44,20 @@ pub fn have(program: &str) -> bool {
             .any(|d| found(Path::new(d)))
 }
 
+/// Whether a server program the test needs is installed. Under CI (`.ci/run` installs
+/// it) a missing one is a failure, never a silent pass; elsewhere the test says SKIPPED.
+pub fn available(program: &str) -> bool {
+    if have(program) {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{program} is not installed"
+    );
+    eprintln!("SKIPPED: {program} is not installed (.ci/run installs it)");
+    false
+}
+
 /// Writes the shipped config followed by `extra` into `dir/redactd.toml`.
 pub fn write_config(dir: &Path, extra: &str) -> PathBuf {
     let shipped =
