@@ -87,6 +87,9 @@ pub struct Scratch {
     cache: Option<meta::Cache>,
     captures: Option<Captures>,
     hits: Vec<Hit>,
+    /// Spans the last scan's cursor jumped over, `(start, resume)`: every candidate looked
+    /// at, accepted or not. A stream may cut only outside them (see `stream.rs`).
+    busy: Vec<(usize, usize)>,
     fields: Vec<Field>,
     text: Vec<u8>,
     unescaped: Vec<u8>,
@@ -134,6 +137,7 @@ impl Redactor {
             cache: self.regex.as_ref().map(|r| r.create_cache()),
             captures: self.regex.as_ref().map(|r| r.create_captures()),
             hits: Vec::new(),
+            busy: Vec::new(),
             fields: Vec::new(),
             text: Vec::new(),
             unescaped: Vec::new(),

@@ -16,6 +16,7 @@ impl Redactor {
     /// `from` are still seen as context (word boundaries, look-behind in checks).
     pub(super) fn scan_from(&self, hay: &[u8], from: usize, s: &mut Scratch) {
         s.hits.clear();
+        s.busy.clear();
         let may_match = match &self.prefilter {
             Some(p) => p.may_match(&hay[from.min(hay.len())..]),
             None => true,
@@ -48,8 +49,10 @@ impl Redactor {
                     Some(span) if !span.is_empty() => (info.check)(hay, span),
                     _ => Verdict::Reject(m.start() + 1),
                 };
+                let mut busy_start = m.start();
                 match verdict {
                     Verdict::Accept(span) if span.start < span.end && span.end <= hay.len() => {
+                        busy_start = busy_start.min(span.start);
                         let end = span.end;
                         // Keep hits ordered and disjoint even if a check widened a span
                         // backwards over an earlier hit.
@@ -66,6 +69,7 @@ impl Redactor {
                     Verdict::Accept(_) => at = m.start() + 1,
                     Verdict::Reject(resume) => at = resume.max(m.start() + 1),
                 }
+                s.busy.push((busy_start, at));
             }
         }
         if !self.words.is_empty() {
@@ -83,6 +87,7 @@ impl Redactor {
                 let bounded_right = m.end() == hay.len()
                     || !is_word_byte(hay[m.end()])
                     || !is_word_byte(word[word.len() - 1]);
+                s.busy.push((m.start(), m.end()));
                 if bounded_left && bounded_right {
                     s.hits.push(Hit {
                         match_start: m.start(),

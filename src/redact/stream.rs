@@ -70,25 +70,44 @@ impl<R: Borrow<Redactor>> StreamRedactor<R> {
         self.emitted = 0;
     }
 
-    /// The last position at or before `limit` just after whitespace and outside every hit;
-    /// failing that, the start of the hit spanning `limit` (if it is past what was emitted).
-    fn cut_point(&self, limit: usize, s: &Scratch) -> Option<usize> {
-        let inside_hit = |p: usize| s.hits.iter().any(|h| h.match_start < p && p < h.end);
+    /// The last position at or before `limit` just after whitespace and outside every span
+    /// the scan jumped over; failing that, `limit` or the start of the span covering it (if it
+    /// is past what was emitted).
+    ///
+    /// Cutting only where the whole-text scan's cursor also passes keeps the next scan, which
+    /// starts at the cut, in step with a scan of the whole text: cutting inside a candidate
+    /// the scan looked at and rejected (a digit run that was not a card) would let the next
+    /// scan find a different match inside it.
+    fn cut_point(&self, limit: usize, s: &mut Scratch) -> Option<usize> {
+        let busy = &mut s.busy;
+        busy.sort_unstable();
+        // Merge into disjoint spans so that one binary search answers "inside?".
+        let mut merged = 0;
+        for i in 0..busy.len() {
+            let (start, end) = busy[i];
+            if merged > 0 && start < busy[merged - 1].1 {
+                busy[merged - 1].1 = busy[merged - 1].1.max(end);
+            } else {
+                busy[merged] = (start, end);
+                merged += 1;
+            }
+        }
+        busy.truncate(merged);
+        let covering = |p: usize| {
+            let i = busy.partition_point(|&(start, _)| start < p);
+            (i > 0 && p < busy[i - 1].1).then(|| busy[i - 1].0)
+        };
         let mut p = limit;
         while p > self.emitted {
-            if self.buf[p - 1].is_ascii_whitespace() && !inside_hit(p) {
+            if self.buf[p - 1].is_ascii_whitespace() && covering(p).is_none() {
                 return Some(p);
             }
             p -= 1;
         }
-        // No whitespace: a long token. Cut at `limit` unless a hit spans it.
-        match s
-            .hits
-            .iter()
-            .find(|h| h.match_start < limit && limit < h.end)
-        {
+        // No whitespace: a long token. Cut at `limit` unless a span covers it.
+        match covering(limit) {
             None => Some(limit),
-            Some(h) if h.match_start > self.emitted => Some(h.match_start),
+            Some(start) if start > self.emitted => Some(start),
             Some(_) => None,
         }
     }
