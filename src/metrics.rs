@@ -8,7 +8,7 @@
 //! **Labels are bounded sets only, never a value from traffic.** Each label value comes
 //! from one of three places:
 //!
-//! * a fixed enum in this module ([`Method`], [`CodeClass`], [`UpstreamError`], [`Input`],
+//! * a fixed enum in this module ([`Method`], [`CodeClass`], [`UpstreamError`], [`DlpOutcome`], [`Input`],
 //!   [`DropReason`], [`SinkOutcome`], [`ReloadResult`], [`LineFormat`]);
 //! * the loaded rule set (a rule's id and its policy data category);
 //! * the configured sink names ([`Metrics::sink`]).
@@ -87,6 +87,9 @@ families! {
     /// Upstream failures.
     UPSTREAM_ERRORS = "redactd_upstream_errors_total", Counter, ["kind"],
         "Requests the upstream failed, by kind (connect, timeout, tls, protocol, other).";
+    /// Response bodies DLP looked at.
+    DLP_BODIES = "redactd_dlp_bodies_total", Counter, ["outcome"],
+        "Text response bodies on DLP routes, by outcome (scanned, decoded: compressed then scanned, unscanned: passed as they were).";
     /// Open client connections.
     OPEN_CONNECTIONS = "redactd_open_connections", Gauge, [],
         "Client connections open now.";
@@ -308,6 +311,19 @@ label_enum! {
 }
 
 label_enum! {
+    /// The `outcome` label of [`DLP_BODIES`].
+    DlpOutcome {
+        /// A plain text body, scanned.
+        Scanned = "scanned",
+        /// A compressed body, decoded, scanned and encoded again.
+        Decoded = "decoded",
+        /// Passed unscanned: compressed (passing was configured, or the coding is one DLP
+        /// cannot decode) or a server-sent event stream.
+        Unscanned = "unscanned",
+    }
+}
+
+label_enum! {
     /// The `result` label of [`RELOADS`].
     ReloadResult {
         /// The new configuration is in force.
@@ -337,6 +353,7 @@ pub struct Metrics {
     http_requests: IntCounterVec,
     http_request_duration: Histogram,
     upstream_errors: IntCounterVec,
+    dlp_bodies: IntCounterVec,
     open_connections: IntGauge,
     redactions: IntCounterVec,
     records: IntCounterVec,
@@ -401,6 +418,7 @@ impl Metrics {
                     .buckets(DURATION_BUCKETS.to_vec())
             )),
             upstream_errors: reg!(counter_vec(&UPSTREAM_ERRORS)),
+            dlp_bodies: reg!(counter_vec(&DLP_BODIES)),
             open_connections: reg!(IntGauge::with_opts(opts(&OPEN_CONNECTIONS))),
             redactions: reg!(counter_vec(&REDACTIONS)),
             records: reg!(counter_vec(&RECORDS)),
@@ -433,6 +451,9 @@ impl Metrics {
             metrics
                 .records_dropped
                 .with_label_values(&[reason.as_str()]);
+        }
+        for outcome in DlpOutcome::ALL {
+            metrics.dlp_bodies.with_label_values(&[outcome.as_str()]);
         }
         for result in ReloadResult::ALL {
             metrics.reloads.with_label_values(&[result.as_str()]);
@@ -478,6 +499,11 @@ impl Metrics {
         self.upstream_errors
             .with_label_values(&[kind.as_str()])
             .inc();
+    }
+
+    /// One text response body on a DLP route, and what DLP did with it.
+    pub fn dlp_body(&self, outcome: DlpOutcome) {
+        self.dlp_bodies.with_label_values(&[outcome.as_str()]).inc();
     }
 
     /// Counts a client connection as open until the returned guard is dropped.

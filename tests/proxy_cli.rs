@@ -256,3 +256,77 @@ async fn sighup_swaps_in_new_rules_and_refuses_a_bad_file_without_stopping() {
         "{stdout}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_from_the_command_line_pick_upstreams_and_dlp_is_counted_in_metrics() {
+    let home = tempfile::tempdir().unwrap();
+    let api = start_tagged_upstream("api").await;
+    let web = start_tagged_upstream("web").await;
+    let mut child = redactd(home.path())
+        .args(["proxy", "--listen", "127.0.0.1:0", "--workers", "1"])
+        .args(["--admin-addr", "127.0.0.1:0", "--dlp"])
+        .args(["--route", &format!("/api/=http://{api}")])
+        .args(["--upstream", &format!("http://{web}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let (mut admin, mut proxy) = (None, None);
+    while admin.is_none() || proxy.is_none() {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "redactd stopped early"
+        );
+        let addr = line
+            .split_whitespace()
+            .nth(4)
+            .and_then(|a| a.parse::<std::net::SocketAddr>().ok());
+        if line.contains("admin listener on") {
+            admin = addr;
+        } else if line.contains("proxy listening on") {
+            assert!(
+                line.contains("/api/ → http://") && line.contains("default → http://"),
+                "{line}"
+            );
+            proxy = addr;
+        }
+    }
+    let (admin, proxy) = (admin.unwrap(), proxy.unwrap());
+    let c = client();
+    let (resp, _) = get(&c, &format!("http://{proxy}/api/users")).await;
+    assert_eq!(resp.headers()["x-upstream"], "api");
+    let (resp, text) = get(&c, &format!("http://{proxy}/dlp")).await;
+    assert_eq!(resp.headers()["x-upstream"], "web");
+    assert!(!text.contains("4111 1111 1111 1111"), "{text}");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (_, metrics) = get(&c, &format!("http://{admin}/metrics")).await;
+    assert!(
+        metrics.contains(r#"redactd_dlp_bodies_total{outcome="scanned"} 1"#),
+        "{metrics}"
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains(r#""route":"/api/""#), "{stdout}");
+    assert!(stdout.contains(r#""route":"default""#), "{stdout}");
+}
+
+#[test]
+fn a_malformed_route_is_a_usage_error_saying_the_expected_form() {
+    let home = tempfile::tempdir().unwrap();
+    let out = redactd(home.path())
+        .args(["proxy", "--route", "api=http://127.0.0.1:9"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("path starting with `/`"), "{err}");
+    let out = redactd(home.path()).args(["proxy"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

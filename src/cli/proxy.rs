@@ -17,9 +17,16 @@ pub struct ProxyArgs {
     /// Address to listen on.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// The upstream service: http://host:port or https://host:port.
-    #[arg(long, value_name = "URL")]
-    upstream: http::Uri,
+    /// The upstream service: http://host:port or https://host:port. Takes every request no
+    /// --route takes.
+    #[arg(long, value_name = "URL", required_unless_present = "routes")]
+    upstream: Option<http::Uri>,
+    /// A route: requests to HOST (optional; `*.example.com` for subdomains) whose path
+    /// starts with PATH go to URL, e.g. `--route /api/=http://127.0.0.1:4000`. The most
+    /// specific route wins (exact host, then wildcard, then none; then the longest path).
+    /// Repeatable; requests no route takes get 404.
+    #[arg(long = "route", value_name = "[HOST]/PATH=URL")]
+    routes: Vec<proxy::Route>,
     /// TLS certificate chain (PEM); with --tls-key, serves HTTPS (HTTP/1.1 and HTTP/2).
     /// Re-read when the file changes.
     #[arg(long, value_name = "PEM", requires = "tls_key")]
@@ -36,10 +43,15 @@ pub struct ProxyArgs {
     /// Peers whose X-Forwarded-For / Forwarded headers are believed (CIDR). Repeatable.
     #[arg(long = "trusted-proxy", value_name = "CIDR")]
     trusted_proxies: Vec<Cidr>,
-    /// Mask card numbers, IBANs and account numbers in text, JSON and XML response bodies.
-    /// Compressed bodies are passed unchanged (and counted).
+    /// Mask card numbers, IBANs and account numbers in text, JSON and XML response bodies
+    /// (every route).
     #[arg(long)]
     dlp: bool,
+    /// What --dlp does with compressed (gzip, deflate, br) bodies: `decode` them, scan and
+    /// encode again (the upstream is asked only for those codings), or `pass` them
+    /// unscanned. Either way, bodies DLP cannot scan are counted.
+    #[arg(long, value_name = "decode|pass", default_value = "decode", value_parser = parse_compressed)]
+    dlp_compressed: proxy::CompressedBodies,
     /// Request header copied into the record (its value is still redacted). Repeatable;
     /// default: accept, content-type, accept-language.
     #[arg(long = "log-header", value_name = "NAME")]
@@ -113,14 +125,24 @@ pub fn run(args: ProxyArgs) -> Result<(), Failure> {
         let key_file = reload_args.key_file.as_deref();
         build_redactor(&config, &rules, key_file, reload_profile.as_deref())
     });
-    let mut pc = ProxyConfig::new(args.listen, args.upstream, redactor);
+    let mut routes = args.routes;
+    if let Some(upstream) = args.upstream {
+        routes.push(proxy::Route::catch_all(upstream));
+    }
+    for r in &mut routes {
+        r.compressed = args.dlp_compressed;
+    }
+    let mut pc = ProxyConfig::routed(args.listen, routes, redactor);
     pc.tls = match (args.tls_cert, args.tls_key) {
         (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
         _ => None,
     };
     pc.upstream_ca = args.upstream_ca;
     pc.trusted_proxies = args.trusted_proxies;
-    pc.dlp = dlp;
+    if let Some(dlp) = dlp {
+        pc.enable_dlp(dlp);
+    }
+    let upstreams = proxy::describe_routes(&pc.routes);
     if !args.log_headers.is_empty() {
         pc.log_headers = args.log_headers;
     }
@@ -158,7 +180,6 @@ pub fn run(args: ProxyArgs) -> Result<(), Failure> {
         .build()
         .map_err(|e| Failure(EXIT_IO, e.into()))?;
     rt.block_on(async move {
-        let upstream = pc.upstream.clone();
         let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
         if let Some(addr) = admin_addr {
             let bound = redactd::admin::serve(addr, metrics.clone(), ready.clone(), signal())
@@ -174,7 +195,7 @@ pub fn run(args: ProxyArgs) -> Result<(), Failure> {
             Failure(code, e.into())
         })?;
         eprintln!(
-            "redactd: proxy listening on {} → {upstream}.",
+            "redactd: proxy listening on {} ({upstreams}).",
             server.local_addr()
         );
         // Rules, keys and GeoIP were loaded before the listener started.
@@ -190,42 +211,63 @@ pub fn run(args: ProxyArgs) -> Result<(), Failure> {
         let stats = server.stats();
         server.wait().await;
         eprintln!(
-            "redactd: proxy stopped: {} requests, {} records written, {} dropped (queue full), {} refused connections, {} DLP bodies, {} text bodies passed unscanned (compressed or event streams).",
+            "redactd: proxy stopped: {} requests, {} records written, {} dropped (queue full), {} refused connections, {} DLP bodies ({} decoded), {} text bodies passed unscanned (compressed or event streams).",
             stats.requests(),
             stats.records(),
             stats.records_dropped(),
             stats.connections_refused(),
             stats.dlp_bodies(),
+            stats.dlp_decoded(),
             stats.dlp_compressed_passed()
         );
         Ok(())
     })
 }
 
-/// Resolves on SIGTERM or Ctrl-C, saying so.
-async fn shutdown_signal() {
-    signal().await;
-    eprintln!("redactd: shutting down: no new connections, draining.");
+fn parse_compressed(s: &str) -> Result<proxy::CompressedBodies, String> {
+    match s {
+        "decode" => Ok(proxy::CompressedBodies::Decode),
+        "pass" => Ok(proxy::CompressedBodies::Pass),
+        _ => Err("expected `decode` or `pass`".into()),
+    }
 }
 
-/// Resolves on SIGTERM or Ctrl-C.
-async fn signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
+/// Resolves on SIGTERM or Ctrl-C, saying so.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    let signalled = signal();
+    async move {
+        signalled.await;
+        eprintln!("redactd: shutting down: no new connections, draining.");
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C. The handlers are installed at the call (inside the
+/// runtime), so a signal that comes before the future is first polled is not lost.
+#[cfg(unix)]
+fn signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{signal, Signal, SignalKind};
+    let term = signal(SignalKind::terminate()).ok();
+    let interrupt = signal(SignalKind::interrupt()).ok();
+    async fn recv(s: Option<Signal>) {
+        match s {
+            Some(mut s) => {
                 s.recv().await;
             }
-            Err(_) => std::future::pending::<()>().await,
+            None => std::future::pending::<()>().await,
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+    }
+    async move {
+        tokio::select! {
+            _ = recv(term) => {},
+            _ = recv(interrupt) => {},
+        }
+    }
+}
+
+/// Resolves on Ctrl-C.
+#[cfg(not(unix))]
+fn signal() -> impl std::future::Future<Output = ()> {
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

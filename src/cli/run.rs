@@ -75,7 +75,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     let wants_dlp = config
         .inputs
         .iter()
-        .any(|i| matches!(&i.kind, InputKind::Proxy(p) if p.dlp));
+        .any(|i| matches!(&i.kind, InputKind::Proxy(p) if p.routes.iter().any(|r| r.dlp)));
     let dlp = if wants_dlp {
         let financial = redactd::proxy::dlp_rules(&rules);
         Some(Arc::new(build_redactor(
@@ -147,6 +147,10 @@ async fn ship(
         metrics.set_key_epoch(created, rotate_after);
     }
     let ready = Arc::new(AtomicBool::new(false));
+    // SIGTERM is caught from here on: one that arrives while inputs start still stops
+    // redactd cleanly, after they are up.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| Failure(EXIT_IO, e.into()))?;
     if let Some(addr) = admin_addr {
         let mut stopped = stop_rx.clone();
         let bound = redactd::admin::serve(addr, metrics.clone(), ready.clone(), async move {
@@ -255,10 +259,10 @@ async fn ship(
                 .await
                 .map_err(|e| Failure(EXIT_IO, anyhow!("input `{}`: {e}", i.name)))?;
                 eprintln!(
-                    "redactd: input {}: proxy listening on {} → {}.",
+                    "redactd: input {}: proxy listening on {} ({}).",
                     i.name,
                     server.local_addr(),
-                    p.upstream
+                    redactd::proxy::describe_routes(&p.routes)
                 );
                 let profile = config.sinks[i.sinks[0]].profile.clone();
                 proxy_reloads.push((server.reload_handle(), profile));
@@ -348,8 +352,6 @@ async fn ship(
         metrics.clone(),
     ));
 
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| Failure(EXIT_IO, e.into()))?;
     let has_stdin = stdin_done_tx.is_none();
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
@@ -474,11 +476,7 @@ async fn start_proxy(
         .first()
         .ok_or_else(|| anyhow!("no sink"))?
         .clone();
-    let upstream: http::Uri = p
-        .upstream
-        .parse()
-        .map_err(|e| anyhow!("upstream `{}`: {e}", p.upstream))?;
-    let mut pc = ProxyConfig::new(p.listen, upstream, route.redactor.clone());
+    let mut pc = ProxyConfig::routed(p.listen, p.routes.clone(), route.redactor.clone());
     pc.tls = p.tls.as_ref().map(|(cert, key)| TlsFiles {
         cert: cert.clone(),
         key: key.clone(),
@@ -488,7 +486,7 @@ async fn start_proxy(
         .iter()
         .filter_map(|t| t.parse().ok())
         .collect();
-    pc.dlp = if p.dlp { dlp } else { None };
+    pc.dlp = dlp;
     pc.metrics = Some(metrics.clone());
     let input: Arc<str> = name.into();
     let stats = router.stats().clone();

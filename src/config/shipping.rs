@@ -37,9 +37,24 @@ pub(super) struct RawInput {
     // proxy
     listen: Option<Spanned<String>>,
     upstream: Option<Spanned<String>>,
-    dlp: Option<bool>,
+    dlp: Option<Spanned<bool>>,
+    dlp_compressed: Option<Spanned<String>>,
     #[serde(default)]
     trusted_proxies: Vec<Spanned<String>>,
+    #[serde(default)]
+    route: Vec<Spanned<RawRoute>>,
+}
+
+/// `[[input.route]]`: a host and path prefix sent to their own upstream.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRoute {
+    name: Option<Spanned<String>>,
+    host: Option<Spanned<String>>,
+    path: Option<Spanned<String>>,
+    upstream: Spanned<String>,
+    dlp: Option<bool>,
+    dlp_compressed: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -117,12 +132,11 @@ pub enum InputKind {
 pub struct ProxyListen {
     /// Listening address.
     pub listen: SocketAddr,
-    /// The upstream URL (`http://host:port` or `https://…`).
-    pub upstream: String,
+    /// Where requests go: the `[[input.route]]`s in order, then the input's own `upstream`
+    /// as a catch-all route named `default`.
+    pub routes: Vec<crate::proxy::Route>,
     /// TLS certificate and key (PEM) to terminate TLS with.
     pub tls: Option<(PathBuf, PathBuf)>,
-    /// Response-body DLP on.
-    pub dlp: bool,
     /// Peers whose forwarding headers are believed (CIDR).
     pub trusted_proxies: Vec<String>,
 }
@@ -586,18 +600,7 @@ fn build_input(
             }
             let listen = addr(&r.listen)?
                 .ok_or_else(|| (r.kind.span(), "a proxy input needs `listen`".to_string()))?;
-            let upstream = r
-                .upstream
-                .as_ref()
-                .ok_or_else(|| (r.kind.span(), "a proxy input needs `upstream`".to_string()))?;
-            if !(upstream.get_ref().starts_with("http://")
-                || upstream.get_ref().starts_with("https://"))
-            {
-                return Err((
-                    upstream.span(),
-                    "`upstream` is an http:// or https:// URL".into(),
-                ));
-            }
+            let routes = build_routes(&r)?;
             for t in &r.trusted_proxies {
                 if t.get_ref().parse::<crate::proxy::Cidr>().is_err() {
                     return Err((
@@ -614,9 +617,8 @@ fn build_input(
             };
             let proxy = ProxyListen {
                 listen,
-                upstream: upstream.get_ref().clone(),
+                routes,
                 tls,
-                dlp: r.dlp.unwrap_or(false),
                 trusted_proxies: r
                     .trusted_proxies
                     .iter()
@@ -704,13 +706,110 @@ fn build_input(
     })
 }
 
+/// The routes of a proxy input: each `[[input.route]]`, then `upstream` as the catch-all.
+/// `dlp` and `dlp_compressed` of the input are the defaults of its routes.
+fn build_routes(r: &RawInput) -> Result<Vec<crate::proxy::Route>, Problem> {
+    use crate::proxy::{CompressedBodies, Route};
+    let compressed = |v: &Option<Spanned<String>>, default| {
+        choice(
+            v,
+            default,
+            &[
+                ("decode", CompressedBodies::Decode),
+                ("pass", CompressedBodies::Pass),
+            ],
+        )
+    };
+    let default_dlp = r.dlp.as_ref().is_some_and(|d| *d.get_ref());
+    let default_compressed = compressed(&r.dlp_compressed, CompressedBodies::Decode)?;
+    let upstream = |u: &Spanned<String>| -> Result<http::Uri, Problem> {
+        let bad = || {
+            (
+                u.span(),
+                "`upstream` is an http:// or https:// URL with no path, e.g. http://127.0.0.1:3000"
+                    .to_string(),
+            )
+        };
+        let uri: http::Uri = u.get_ref().parse().map_err(|_| bad())?;
+        let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
+        if !scheme_ok || uri.authority().is_none() || !matches!(uri.path(), "" | "/") {
+            return Err(bad());
+        }
+        Ok(uri)
+    };
+    let mut routes: Vec<Route> = Vec::new();
+    let mut seen: Vec<(Option<String>, String)> = Vec::new();
+    for raw in &r.route {
+        let (sp, raw) = (raw.span(), raw.get_ref());
+        let host = match &raw.host {
+            Some(h) => {
+                let name = h.get_ref().to_ascii_lowercase();
+                let plain = name.strip_prefix("*.").unwrap_or(&name);
+                let valid = !plain.is_empty()
+                    && plain
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+                if !valid {
+                    return Err((
+                        h.span(),
+                        "`host` is a host name (`api.example.com`) or `*.example.com`".into(),
+                    ));
+                }
+                Some(name)
+            }
+            None => None,
+        };
+        let path = match &raw.path {
+            Some(p) if !p.get_ref().starts_with('/') => {
+                return Err((p.span(), "`path` is a prefix starting with `/`".into()))
+            }
+            Some(p) => p.get_ref().clone(),
+            None => "/".to_string(),
+        };
+        let key = (host.clone(), path.clone());
+        if seen.contains(&key) {
+            return Err((sp, "another route above has the same host and path".into()));
+        }
+        seen.push(key);
+        let name = match &raw.name {
+            Some(n) => n.get_ref().clone(),
+            None => format!("{}{path}", host.as_deref().unwrap_or("")),
+        };
+        routes.push(Route {
+            name,
+            host,
+            path_prefix: path,
+            upstream: upstream(&raw.upstream)?,
+            dlp: raw.dlp.unwrap_or(default_dlp),
+            compressed: compressed(&raw.dlp_compressed, default_compressed)?,
+        });
+    }
+    if let Some(u) = &r.upstream {
+        let mut catch_all = Route::catch_all(upstream(u)?);
+        catch_all.dlp = default_dlp;
+        catch_all.compressed = default_compressed;
+        routes.push(catch_all);
+    }
+    if routes.is_empty() {
+        return Err((
+            r.kind.span(),
+            "a proxy input needs `upstream` or at least one [[input.route]]".into(),
+        ));
+    }
+    Ok(routes)
+}
+
 /// Keys only a proxy input takes are errors elsewhere.
 fn reject_proxy_keys(r: &RawInput) -> Result<(), Problem> {
     let trusted = r.trusted_proxies.first().map(|t| t.span());
+    let route = r.route.first().map(|t| t.span());
     for (key, sp) in [
         ("listen", span(&r.listen)),
         ("upstream", span(&r.upstream)),
         ("trusted_proxies", trusted),
+        ("dlp", span(&r.dlp)),
+        ("dlp_compressed", span(&r.dlp_compressed)),
+        ("route", route),
     ] {
         if let Some(sp) = sp {
             return Err((sp, format!("`{key}` applies to a proxy input only")));
@@ -793,5 +892,88 @@ when_full = "drop_newest"
         assert!(msg.contains("needs `path`"), "{msg}");
         let (line, _, _) = err("[[input]]\ntype = \"syslog\"\nudp = \"localhost\"\n");
         assert_eq!(line, 3);
+    }
+
+    const SINK: &str = "[[sink]]\nname = \"s\"\ntype = \"stdout\"\n";
+
+    #[test]
+    fn proxy_routes_come_in_order_with_the_upstream_as_catch_all_and_inherit_dlp() {
+        let text = format!(
+            r#"
+[[input]]
+type = "proxy"
+listen = "127.0.0.1:0"
+upstream = "http://127.0.0.1:3000"
+dlp = true
+dlp_compressed = "pass"
+
+[[input.route]]
+host = "*.example.com"
+path = "/api/"
+upstream = "https://10.0.0.1:8443"
+dlp = false
+
+[[input.route]]
+name = "billing"
+path = "/billing/"
+upstream = "http://127.0.0.1:4000"
+dlp_compressed = "decode"
+{SINK}"#
+        );
+        let c = Config::parse("c", &text, None).unwrap();
+        let crate::config::InputKind::Proxy(p) = &c.inputs[0].kind else {
+            panic!()
+        };
+        let summary: Vec<_> = p
+            .routes
+            .iter()
+            .map(|r| {
+                (
+                    r.name.as_str(),
+                    r.host.as_deref(),
+                    r.path_prefix.as_str(),
+                    r.dlp,
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("*.example.com/api/", Some("*.example.com"), "/api/", false),
+                ("billing", None, "/billing/", true),
+                ("default", None, "/", true),
+            ]
+        );
+        use crate::proxy::CompressedBodies::{Decode, Pass};
+        let compressed: Vec<_> = p.routes.iter().map(|r| r.compressed).collect();
+        assert_eq!(compressed, vec![Pass, Decode, Pass]);
+    }
+
+    #[test]
+    fn bad_routes_point_at_their_line() {
+        let proxy = "[[input]]\ntype = \"proxy\"\nlisten = \"127.0.0.1:0\"\n";
+        let (line, _, msg) = err(&format!(
+            "{proxy}[[input.route]]\npath = \"api\"\nupstream = \"http://x:1\"\n{SINK}"
+        ));
+        assert_eq!(line, 5, "{msg}");
+        assert!(msg.contains("starting with `/`"), "{msg}");
+        let (line, _, msg) = err(&format!(
+            "{proxy}[[input.route]]\nupstream = \"http://x:1/base\"\n{SINK}"
+        ));
+        assert_eq!(line, 5, "{msg}");
+        assert!(msg.contains("no path"), "{msg}");
+        let (line, _, msg) = err(&format!(
+            "{proxy}[[input.route]]\nhost = \"a b\"\nupstream = \"http://x:1\"\n{SINK}"
+        ));
+        assert_eq!(line, 5, "{msg}");
+        let (_, _, msg) = err(&format!(
+            "{proxy}[[input.route]]\nupstream = \"http://x:1\"\n[[input.route]]\nupstream = \"http://y:1\"\n{SINK}"
+        ));
+        assert!(msg.contains("same host and path"), "{msg}");
+        let (_, _, msg) = err(&format!("{proxy}{SINK}"));
+        assert!(msg.contains("[[input.route]]"), "{msg}");
+        let (line, _, msg) = err(&format!("[[input]]\ntype = \"stdin\"\ndlp = true\n{SINK}"));
+        assert_eq!(line, 3, "{msg}");
+        assert!(msg.contains("proxy input only"), "{msg}");
     }
 }

@@ -14,6 +14,7 @@ use http_body::{Body, Frame, SizeHint};
 use crate::redact::stream::StreamRedactor;
 use crate::redact::{Redactor, Scratch};
 
+use super::codec::{Coding, Transcoder};
 use super::record::RecordGuard;
 
 /// Errors passed along bodies.
@@ -115,9 +116,14 @@ where
                 Some(Ok(frame))
             }
             Some(Err(e)) => {
-                self.guard.capture().error = Some("upstream_body");
+                let e: BoxError = e.into();
+                self.guard.capture().error = Some(if e.is::<DlpDecodeError>() {
+                    "dlp_decode"
+                } else {
+                    "upstream_body"
+                });
                 self.guard.finish();
-                Some(Err(e.into()))
+                Some(Err(e))
             }
             None => {
                 self.guard.finish();
@@ -145,27 +151,85 @@ impl<B: Body> Drop for ResponseBody<B> {
     }
 }
 
-/// Masks financial data (card numbers, IBANs, account numbers) in a streamed text body.
+/// Masks financial data (card numbers, IBANs, account numbers) in a streamed text body,
+/// decoding and encoding it again when it is compressed.
 pub(crate) struct DlpBody<B> {
     inner: B,
     stream: StreamRedactor<Arc<Redactor>>,
     scratch: Scratch,
+    /// For a compressed body: its decoder and encoder.
+    transcoder: Option<Transcoder>,
     ended: bool,
 }
+
+/// A compressed body that could not be decoded (corrupt or cut short). The client's
+/// response is cut: what cannot be scanned is not passed on.
+#[derive(Debug, thiserror::Error)]
+#[error("DLP could not decode the response body: {0}")]
+pub struct DlpDecodeError(#[source] std::io::Error);
 
 /// Longest match the DLP stream must see whole: an IBAN printed in groups is about 42
 /// bytes, a card number with separators 23.
 const DLP_WINDOW: usize = 128;
 
 impl<B> DlpBody<B> {
-    pub(crate) fn new(inner: B, redactor: Arc<Redactor>) -> Self {
+    /// DLP over `inner`, which is encoded with `coding` (`None`: plain text).
+    pub(crate) fn new(inner: B, redactor: Arc<Redactor>, coding: Option<Coding>) -> Self {
         let scratch = redactor.scratch();
         DlpBody {
             inner,
             stream: StreamRedactor::new(redactor, DLP_WINDOW),
             scratch,
+            transcoder: coding.map(Transcoder::new),
             ended: false,
         }
+    }
+
+    /// What can be sent after `data` arrived.
+    fn on_data(&mut self, data: &[u8]) -> Result<Vec<u8>, DlpDecodeError> {
+        let (stream, scratch) = (&mut self.stream, &mut self.scratch);
+        let mut out = Vec::new();
+        match &mut self.transcoder {
+            None => stream.push(data, &mut out, scratch),
+            Some(t) => {
+                let mut text = Vec::new();
+                t.decode(data, |piece| stream.push(piece, &mut text, scratch))
+                    .map_err(DlpDecodeError)?;
+                if !text.is_empty() {
+                    t.encode(&text).map_err(DlpDecodeError)?;
+                    out = t.take_encoded().map_err(DlpDecodeError)?;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// What is left to send once the body has ended.
+    fn on_end(&mut self) -> Result<Vec<u8>, DlpDecodeError> {
+        self.ended = true;
+        let (stream, scratch) = (&mut self.stream, &mut self.scratch);
+        let mut out = Vec::new();
+        match self.transcoder.take() {
+            None => stream.finish(&mut out, scratch),
+            Some(mut t) => {
+                let mut text = Vec::new();
+                t.finish_decoding(|piece| stream.push(piece, &mut text, scratch))
+                    .map_err(DlpDecodeError)?;
+                stream.finish(&mut text, scratch);
+                t.encode(&text).map_err(DlpDecodeError)?;
+                out = t.finish_encoding().map_err(DlpDecodeError)?;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// One frame of `out`, or (when empty) the end of the body.
+fn last_frame(out: Result<Vec<u8>, DlpDecodeError>) -> Option<Result<Frame<Bytes>, BoxError>> {
+    match out {
+        Ok(out) if out.is_empty() => None,
+        Ok(out) => Some(Ok(Frame::data(Bytes::from(out)))),
+        Err(e) => Some(Err(Box::new(e))),
     }
 }
 
@@ -188,36 +252,20 @@ where
             }
             match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
                 Some(Ok(frame)) => match frame.into_data() {
-                    Ok(data) => {
-                        let mut out = Vec::new();
-                        this.stream.push(&data, &mut out, &mut this.scratch);
-                        if !out.is_empty() {
-                            return Poll::Ready(Some(Ok(Frame::data(Bytes::from(out)))));
+                    Ok(data) => match this.on_data(&data) {
+                        Ok(out) if out.is_empty() => {}
+                        Ok(out) => return Poll::Ready(Some(Ok(Frame::data(Bytes::from(out))))),
+                        Err(e) => {
+                            this.ended = true;
+                            return Poll::Ready(Some(Err(Box::new(e))));
                         }
-                    }
-                    Err(trailers) => {
-                        // Trailers end the body: flush what is held first, drop the trailers
-                        // (they may describe a body that has changed).
-                        let _ = trailers;
-                        this.ended = true;
-                        let mut out = Vec::new();
-                        this.stream.finish(&mut out, &mut this.scratch);
-                        if !out.is_empty() {
-                            return Poll::Ready(Some(Ok(Frame::data(Bytes::from(out)))));
-                        }
-                        return Poll::Ready(None);
-                    }
+                    },
+                    // Trailers end the body: flush what is held first, drop the trailers
+                    // (they may describe a body that has changed).
+                    Err(_trailers) => return Poll::Ready(last_frame(this.on_end())),
                 },
                 Some(Err(e)) => return Poll::Ready(Some(Err(e.into()))),
-                None => {
-                    this.ended = true;
-                    let mut out = Vec::new();
-                    this.stream.finish(&mut out, &mut this.scratch);
-                    if !out.is_empty() {
-                        return Poll::Ready(Some(Ok(Frame::data(Bytes::from(out)))));
-                    }
-                    return Poll::Ready(None);
-                }
+                None => return Poll::Ready(last_frame(this.on_end())),
             }
         }
     }

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
+use crate::metrics::DlpOutcome;
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode, Version};
@@ -17,8 +18,10 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 
 use super::body::{BoxError, DlpBody, RequestBody, ResponseBody};
+use super::codec::{self, Coding};
 use super::net;
 use super::record::{Capture, RecordGuard};
+use super::route::CompressedBodies;
 use super::{ConnInfo, Shared};
 
 /// What the client gets back.
@@ -221,6 +224,13 @@ fn is_timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
+/// Counts one DLP decision in the Prometheus metrics, when there are any.
+fn count_dlp(shared: &Shared, outcome: DlpOutcome) {
+    if let Some(m) = shared.recorder.metrics() {
+        m.dlp_body(outcome);
+    }
+}
+
 /// Handles one request; never fails (every failure is a response with a record).
 pub(crate) async fn handle(
     shared: Arc<Shared>,
@@ -275,6 +285,7 @@ pub(crate) async fn handle(
         user_agent: header_str(headers, header::USER_AGENT),
         referrer: header_str(headers, header::REFERER),
         request_id: request_id.clone(),
+        route: None,
         tls_version: conn.tls_version,
         headers: logged_headers,
         upstream_ms: None,
@@ -282,6 +293,11 @@ pub(crate) async fn handle(
     };
     let mut guard = RecordGuard::new(shared.recorder.clone(), start, capture);
     guard.track(conn.io.clone());
+
+    let Some(route) = shared.routes.select(&host, req.uri().path()) else {
+        return Ok(error_response(StatusCode::NOT_FOUND, guard, "no_route"));
+    };
+    guard.capture().route = Some(route.name.clone());
 
     // HTTP/2 heads are limited here (HTTP/1 ones before hyper parses them), counted as
     // HPACK does: name + value + 32 per field.
@@ -326,8 +342,8 @@ pub(crate) async fn handle(
         .cloned()
         .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/"));
     parts.uri = match http::Uri::builder()
-        .scheme(shared.scheme.clone())
-        .authority(shared.authority.clone())
+        .scheme(route.scheme.clone())
+        .authority(route.authority.clone())
         .path_and_query(path_and_query)
         .build()
     {
@@ -388,6 +404,13 @@ pub(crate) async fn handle(
     }
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         h.insert(X_REQUEST_ID, v);
+    }
+    // DLP that decodes asks the upstream only for codings it can decode.
+    if route.dlp.is_some() && route.compressed == CompressedBodies::Decode {
+        if let Some(v) = h.get(header::ACCEPT_ENCODING) {
+            let v = codec::decodable_accept_encoding(v);
+            h.insert(header::ACCEPT_ENCODING, v);
+        }
     }
 
     let over = Arc::new(AtomicBool::new(false));
@@ -482,26 +505,42 @@ pub(crate) async fn handle(
         }
     }
     let mut body: ProxyBody = body.map_err(BoxError::from).boxed_unsync();
-    if let Some(dlp) = &shared.dlp {
+    if let Some(dlp) = &route.dlp {
         let has_body = guard.capture().method != "HEAD"
             && parts.status != StatusCode::NO_CONTENT
             && parts.status != StatusCode::NOT_MODIFIED;
         let scope = dlp_scope(parts.headers.get(header::CONTENT_TYPE));
         if has_body && scope != DlpScope::Ignore {
-            let encoded = parts
-                .headers
-                .get(header::CONTENT_ENCODING)
-                .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"));
-            if encoded || scope == DlpScope::Unscannable {
-                // Compressed, or a stream of events: passed unchanged, and counted.
-                shared
-                    .stats
-                    .dlp_compressed_passed
-                    .fetch_add(1, Ordering::Relaxed);
-            } else {
-                shared.stats.dlp_bodies.fetch_add(1, Ordering::Relaxed);
-                parts.headers.remove(header::CONTENT_LENGTH);
-                body = DlpBody::new(body, dlp.clone()).boxed_unsync();
+            let coding = match parts.headers.get(header::CONTENT_ENCODING) {
+                None => Ok(None),
+                Some(v) if v.as_bytes().eq_ignore_ascii_case(b"identity") => Ok(None),
+                Some(v) => match (route.compressed, Coding::of(v)) {
+                    (CompressedBodies::Decode, Some(coding)) => Ok(Some(coding)),
+                    _ => Err(()),
+                },
+            };
+            match coding {
+                Ok(coding) if scope == DlpScope::Scan => {
+                    shared.stats.dlp_bodies.fetch_add(1, Ordering::Relaxed);
+                    if coding.is_some() {
+                        shared.stats.dlp_decoded.fetch_add(1, Ordering::Relaxed);
+                    }
+                    count_dlp(
+                        &shared,
+                        coding.map_or(DlpOutcome::Scanned, |_| DlpOutcome::Decoded),
+                    );
+                    parts.headers.remove(header::CONTENT_LENGTH);
+                    body = DlpBody::new(body, dlp.clone(), coding).boxed_unsync();
+                }
+                // Compressed and not to be (or not able to be) decoded, or a stream of
+                // events: passed unchanged, and counted.
+                _ => {
+                    shared
+                        .stats
+                        .dlp_compressed_passed
+                        .fetch_add(1, Ordering::Relaxed);
+                    count_dlp(&shared, DlpOutcome::Unscanned);
+                }
             }
         }
     }

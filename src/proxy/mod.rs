@@ -1,5 +1,5 @@
-//! The reverse proxy: hyper 1.x on tokio in front of one upstream, capturing one minimised
-//! access record per request.
+//! The reverse proxy: hyper 1.x on tokio in front of one or more upstreams (routes by host
+//! and path), capturing one minimised access record per request.
 //!
 //! ```text
 //!  client ──TCP/TLS──► accept loop ──► connection task ──► handler ──HTTP/1.1 pool──► upstream
@@ -17,15 +17,18 @@
 //! * This module knows no pattern logic: it calls the engine ([`crate::redact`]).
 //!
 //! Files: `conn` accepts and serves connections (limits, shutdown, heads that never reach
-//! the handler); `handler` is one request; `net` holds forwarding-header trust, the IO
-//! wrapper with the HTTP/1 head and idle timers, and the first-head reader; `body` the
-//! counting, limiting and DLP bodies; `record` the capture and its queue; `tls` rustls.
+//! the handler); `handler` is one request; `route` picks its upstream; `net` holds
+//! forwarding-header trust, the IO wrapper with the HTTP/1 head and idle timers, and the
+//! first-head reader; `body` the counting, limiting and DLP bodies; `codec` the content
+//! codings DLP decodes; `record` the capture and its queue; `tls` rustls.
 
 mod body;
+mod codec;
 mod conn;
 mod handler;
 mod net;
 pub mod record;
+mod route;
 mod tls;
 
 use std::future::Future;
@@ -45,13 +48,15 @@ use tokio::net::TcpListener;
 
 use crate::redact::Redactor;
 
-pub use body::{BodyTooLarge, BoxError};
+pub use body::{BodyTooLarge, BoxError, DlpDecodeError};
 pub use net::{Cidr, CidrError};
 pub use record::RecordSink;
+pub use route::{describe as describe_routes, CompressedBodies, Route, RouteError};
 pub use tls::{TlsError, TlsFiles};
 
 use net::IoState;
 use record::Recorder;
+use route::RouteTable;
 
 /// Limits and timeouts. Every one has a clean answer when hit.
 #[derive(Debug, Clone)]
@@ -98,8 +103,8 @@ impl Default for Limits {
 pub struct ProxyConfig {
     /// Address to listen on (`127.0.0.1:0` picks a port).
     pub listen: SocketAddr,
-    /// The upstream: `http://host:port` or `https://host:port` (a path is ignored).
-    pub upstream: http::Uri,
+    /// Where requests go, by host and path (see [`Route`]); at least one.
+    pub routes: Vec<Route>,
     /// Terminate TLS with this certificate and key (else plain HTTP).
     pub tls: Option<TlsFiles>,
     /// Extra CA certificates (PEM) trusted for an HTTPS upstream, besides the webpki roots.
@@ -108,7 +113,8 @@ pub struct ProxyConfig {
     pub trusted_proxies: Vec<Cidr>,
     /// Minimises each access record (rules plus the purpose profile).
     pub redactor: Arc<Redactor>,
-    /// Response-body DLP: a redactor holding only the financial rules. `None`: off.
+    /// The redactor response-body DLP uses on routes with `dlp` on: only the financial
+    /// rules (see [`dlp_rules`]). Required when a route has DLP on.
     pub dlp: Option<Arc<Redactor>>,
     /// Request headers copied into the record's `headers` object (lower-case names). Their
     /// values still go through the redactor.
@@ -125,12 +131,17 @@ pub struct ProxyConfig {
 }
 
 impl ProxyConfig {
-    /// A plain-HTTP proxy from `listen` to `upstream` with default limits, no DLP, records
-    /// to stdout.
+    /// A plain-HTTP proxy from `listen` to `upstream` (one catch-all route) with default
+    /// limits, no DLP, records to stdout.
     pub fn new(listen: SocketAddr, upstream: http::Uri, redactor: Arc<Redactor>) -> Self {
+        ProxyConfig::routed(listen, vec![Route::catch_all(upstream)], redactor)
+    }
+
+    /// A plain-HTTP proxy from `listen` to `routes` with default limits, records to stdout.
+    pub fn routed(listen: SocketAddr, routes: Vec<Route>, redactor: Arc<Redactor>) -> Self {
         ProxyConfig {
             listen,
-            upstream,
+            routes,
             tls: None,
             upstream_ca: None,
             trusted_proxies: Vec::new(),
@@ -147,6 +158,14 @@ impl ProxyConfig {
             metrics: None,
         }
     }
+
+    /// Turns response-body DLP on for every route, with `dlp` (see [`dlp_rules`]).
+    pub fn enable_dlp(&mut self, dlp: Arc<Redactor>) {
+        self.dlp = Some(dlp);
+        for r in &mut self.routes {
+            r.dlp = true;
+        }
+    }
 }
 
 /// Why the proxy could not start.
@@ -160,9 +179,9 @@ pub enum ServeError {
         /// Why.
         source: io::Error,
     },
-    /// The upstream URI is not `http(s)://host[:port]`.
-    #[error("upstream `{0}`: expected http://host:port or https://host:port")]
-    Upstream(String),
+    /// A route is unusable (bad upstream URI, path, DLP without rules).
+    #[error(transparent)]
+    Route(#[from] RouteError),
     /// TLS set-up failed.
     #[error(transparent)]
     Tls(#[from] TlsError),
@@ -180,6 +199,7 @@ pub struct Stats {
     connections: AtomicU64,
     connections_refused: AtomicU64,
     dlp_bodies: AtomicU64,
+    dlp_decoded: AtomicU64,
     dlp_compressed_passed: AtomicU64,
 }
 
@@ -204,12 +224,16 @@ impl Stats {
     pub fn connections_refused(&self) -> u64 {
         self.connections_refused.load(Ordering::Relaxed)
     }
-    /// Response bodies scanned by DLP.
+    /// Response bodies scanned by DLP (plain or decoded).
     pub fn dlp_bodies(&self) -> u64 {
         self.dlp_bodies.load(Ordering::Relaxed)
     }
-    /// Text bodies DLP passed unchanged, not scanned: compressed ones and server-sent
-    /// event streams.
+    /// Compressed response bodies DLP decoded, scanned and encoded again.
+    pub fn dlp_decoded(&self) -> u64 {
+        self.dlp_decoded.load(Ordering::Relaxed)
+    }
+    /// Text bodies DLP passed unchanged, not scanned: compressed ones it was told to pass
+    /// or cannot decode, and server-sent event streams.
     pub fn dlp_compressed_passed(&self) -> u64 {
         self.dlp_compressed_passed.load(Ordering::Relaxed)
     }
@@ -251,11 +275,9 @@ type HttpsConnector = hyper_rustls::HttpsConnector<HttpConnector>;
 
 /// State shared by every connection and request.
 pub(crate) struct Shared {
-    pub(crate) scheme: http::uri::Scheme,
-    pub(crate) authority: http::uri::Authority,
+    pub(crate) routes: RouteTable,
     pub(crate) client: Client<HttpsConnector, body::RequestBody<Incoming>>,
     pub(crate) trusted: Vec<Cidr>,
-    pub(crate) dlp: Option<Arc<Redactor>>,
     pub(crate) log_headers: Vec<http::HeaderName>,
     pub(crate) limits: Limits,
     pub(crate) recorder: Arc<Recorder>,
@@ -288,16 +310,7 @@ pub async fn serve(
     config: ProxyConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Server, ServeError> {
-    let upstream_err = || ServeError::Upstream(config.upstream.to_string());
-    let scheme = config.upstream.scheme().cloned().ok_or_else(upstream_err)?;
-    if scheme != http::uri::Scheme::HTTP && scheme != http::uri::Scheme::HTTPS {
-        return Err(upstream_err());
-    }
-    let authority = config
-        .upstream
-        .authority()
-        .cloned()
-        .ok_or_else(upstream_err)?;
+    let routes = RouteTable::new(config.routes, config.dlp.as_ref())?;
     let acceptor = match &config.tls {
         Some(files) => Some(tokio_rustls::TlsAcceptor::from(tls::server_config(files)?)),
         None => None,
@@ -360,11 +373,9 @@ pub async fn serve(
     let mut seed = [0u8; 4];
     let _ = getrandom::getrandom(&mut seed);
     let shared = Arc::new(Shared {
-        scheme,
-        authority,
+        routes,
         client,
         trusted: config.trusted_proxies,
-        dlp: config.dlp,
         log_headers: config.log_headers,
         limits: config.limits,
         recorder,

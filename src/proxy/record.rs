@@ -184,6 +184,8 @@ pub(crate) struct Capture {
     pub user_agent: Option<String>,
     pub referrer: Option<String>,
     pub request_id: String,
+    /// The route's name (from configuration), once one was chosen.
+    pub route: Option<Arc<str>>,
     pub tls_version: Option<&'static str>,
     pub headers: Vec<(String, String)>,
     pub upstream_ms: Option<f64>,
@@ -217,6 +219,9 @@ impl Capture {
             member_str(out, "referrer", r);
         }
         member_str(out, "request_id", &self.request_id);
+        if let Some(route) = &self.route {
+            member_str(out, "route", route);
+        }
         if let Some(v) = self.tls_version {
             member_str(out, "tls_version", v);
         }

@@ -49,16 +49,75 @@ fn full(s: impl Into<Bytes>) -> TestBody {
 
 /// A body sent in the given pieces, `gap` apart (so they leave as separate chunks).
 pub fn chunked(pieces: Vec<&'static str>, gap: Duration) -> TestBody {
+    chunked_bytes(
+        pieces
+            .into_iter()
+            .map(|p| Bytes::from_static(p.as_bytes()))
+            .collect(),
+        gap,
+    )
+}
+
+/// Like [`chunked`], for bytes.
+pub fn chunked_bytes(pieces: Vec<Bytes>, gap: Duration) -> TestBody {
     let (tx, rx) = mpsc::channel(4);
     tokio::spawn(async move {
         for p in pieces {
-            if tx.send(Bytes::from_static(p.as_bytes())).await.is_err() {
+            if tx.send(p).await.is_err() {
                 return;
             }
             tokio::time::sleep(gap).await;
         }
     });
     ChannelBody(rx).boxed()
+}
+
+/// `text` compressed with a `Content-Encoding` coding (gzip, deflate, br).
+pub fn compress(coding: &str, text: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    match coding {
+        "gzip" => {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            e.write_all(text).unwrap();
+            e.finish().unwrap()
+        }
+        "deflate" => {
+            let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+            e.write_all(text).unwrap();
+            e.finish().unwrap()
+        }
+        "br" => {
+            let mut e = brotli::CompressorWriter::new(Vec::new(), 4096, 5, 22);
+            e.write_all(text).unwrap();
+            e.into_inner()
+        }
+        other => panic!("no coding {other}"),
+    }
+}
+
+/// `data` decoded from a `Content-Encoding` coding.
+pub fn decompress(coding: &str, data: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    match coding {
+        "gzip" => flate2::read::GzDecoder::new(data).read_to_end(&mut out),
+        "deflate" => flate2::read::ZlibDecoder::new(data).read_to_end(&mut out),
+        "br" => brotli::Decompressor::new(data, 4096).read_to_end(&mut out),
+        other => panic!("no coding {other}"),
+    }
+    .expect("a whole, valid compressed body");
+    out
+}
+
+/// [`compress`]ed `text` cut into three pieces.
+fn compressed_pieces(coding: &str, text: &[u8]) -> Vec<Bytes> {
+    let packed = compress(coding, text);
+    let third = packed.len() / 3;
+    vec![
+        Bytes::copy_from_slice(&packed[..third]),
+        Bytes::copy_from_slice(&packed[third..2 * third]),
+        Bytes::copy_from_slice(&packed[2 * third..]),
+    ]
 }
 
 /// Text that splits card numbers and an IBAN across chunk boundaries.
@@ -69,9 +128,20 @@ pub const DLP_PIECES: &[&str] = &[
     "55554444 done\n",
 ];
 
-async fn upstream_service(mut req: Request<Incoming>) -> Result<Response<TestBody>, Infallible> {
+/// The test upstream: answers by path; every answer carries `x-upstream: TAG`.
+async fn upstream_service(
+    tag: &'static str,
+    req: Request<Incoming>,
+) -> Result<Response<TestBody>, Infallible> {
+    let mut resp = upstream_answer(req).await;
+    resp.headers_mut()
+        .insert("x-upstream", http::HeaderValue::from_static(tag));
+    Ok(resp)
+}
+
+async fn upstream_answer(mut req: Request<Incoming>) -> Response<TestBody> {
     let path = req.uri().path().to_string();
-    let resp = match path.as_str() {
+    match path.as_str() {
         "/echo" => {
             let ct = req.headers().get("content-type").cloned();
             let body = req
@@ -102,7 +172,7 @@ async fn upstream_service(mut req: Request<Incoming>) -> Result<Response<TestBod
                 .insert("content-type", "text/plain".parse().unwrap());
             r
         }
-        "/dlp" | "/dlp.json" | "/dlp.bin" | "/dlp.gz" => {
+        "/dlp" | "/dlp.json" | "/dlp.bin" => {
             let mut r = Response::new(chunked(DLP_PIECES.to_vec(), Duration::from_millis(10)));
             let ct = match path.as_str() {
                 "/dlp.json" => "application/json",
@@ -110,10 +180,29 @@ async fn upstream_service(mut req: Request<Incoming>) -> Result<Response<TestBod
                 _ => "text/plain; charset=utf-8",
             };
             r.headers_mut().insert("content-type", ct.parse().unwrap());
-            if path == "/dlp.gz" {
-                r.headers_mut()
-                    .insert("content-encoding", "gzip".parse().unwrap());
-            }
+            r
+        }
+        "/dlp.gz" | "/dlp.deflate" | "/dlp.br" | "/dlp.zst" | "/dlp.badgz" => {
+            let text = DLP_PIECES.concat();
+            let (coding, pieces) = match path.as_str() {
+                "/dlp.gz" => ("gzip", compressed_pieces("gzip", text.as_bytes())),
+                "/dlp.deflate" => ("deflate", compressed_pieces("deflate", text.as_bytes())),
+                "/dlp.br" => ("br", compressed_pieces("br", text.as_bytes())),
+                // A coding DLP does not decode: the bytes are opaque to it.
+                "/dlp.zst" => ("zstd", vec![Bytes::from(text)]),
+                // Says gzip, is not.
+                _ => (
+                    "gzip",
+                    vec![Bytes::from_static(
+                        b"\x1f\x8b\x08\x00garbage, not deflate data at all",
+                    )],
+                ),
+            };
+            let mut r = Response::new(chunked_bytes(pieces, Duration::from_millis(10)));
+            r.headers_mut()
+                .insert("content-type", "text/plain; charset=utf-8".parse().unwrap());
+            r.headers_mut()
+                .insert("content-encoding", coding.parse().unwrap());
             r
         }
         "/slow" => {
@@ -146,12 +235,16 @@ async fn upstream_service(mut req: Request<Incoming>) -> Result<Response<TestBod
             r
         }
         _ => Response::new(full(format!("hello from upstream {path}\n"))),
-    };
-    Ok(resp)
+    }
 }
 
 /// Starts the test upstream; answers until the test ends.
 pub async fn start_upstream() -> SocketAddr {
+    start_tagged_upstream("upstream").await
+}
+
+/// Starts a test upstream whose answers carry `x-upstream: TAG`.
+pub async fn start_tagged_upstream(tag: &'static str) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -163,7 +256,7 @@ pub async fn start_upstream() -> SocketAddr {
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(
                         TokioIo::new(stream),
-                        hyper::service::service_fn(upstream_service),
+                        hyper::service::service_fn(move |req| upstream_service(tag, req)),
                     )
                     .with_upgrades()
                     .await;
@@ -191,7 +284,7 @@ pub async fn start_tls_upstream(config: Arc<rustls::ServerConfig>) -> SocketAddr
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(
                         TokioIo::new(tls),
-                        hyper::service::service_fn(upstream_service),
+                        hyper::service::service_fn(|req| upstream_service("tls", req)),
                     )
                     .await;
             });
@@ -332,13 +425,16 @@ pub fn client() -> Client {
 
 /// Sends a request and reads the whole answer.
 pub async fn send(client: &Client, req: Request<TestBody>) -> (Response<()>, String) {
+    let (resp, bytes) = send_bytes(client, req).await;
+    (resp, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Sends a request and reads the whole answer as bytes.
+pub async fn send_bytes(client: &Client, req: Request<TestBody>) -> (Response<()>, Bytes) {
     let resp = client.request(req).await.expect("request succeeds");
     let (parts, body) = resp.into_parts();
     let bytes = body.collect().await.expect("body").to_bytes();
-    (
-        Response::from_parts(parts, ()),
-        String::from_utf8_lossy(&bytes).into_owned(),
-    )
+    (Response::from_parts(parts, ()), bytes)
 }
 
 pub async fn get(client: &Client, url: &str) -> (Response<()>, String) {

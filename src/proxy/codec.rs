@@ -1,0 +1,284 @@
+//! Content codings response-body DLP can see through: gzip, deflate (zlib) and br. A
+//! [`Transcoder`] decodes a body as it streams, hands the text on in bounded pieces, and
+//! encodes the scanned text again with the same coding, flushing at every frame so the
+//! client is never kept waiting for a compressor's block.
+//!
+//! Decoding is fed at most [`FEED`] compressed bytes at a time, so a body that inflates a
+//! thousandfold (a "zip bomb") never holds more than about a megabyte of text at once.
+
+use std::io::{self, Write};
+
+use flate2::Compression;
+use http::HeaderValue;
+
+/// Compressed bytes fed to a decoder at once.
+const FEED: usize = 1024;
+
+/// A content coding DLP decodes and encodes again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Coding {
+    /// `gzip` (also `x-gzip`).
+    Gzip,
+    /// `deflate`: zlib-wrapped DEFLATE (RFC 9110).
+    Deflate,
+    /// `br`: Brotli.
+    Brotli,
+}
+
+impl Coding {
+    /// The coding of a `Content-Encoding` value, when it is one coding DLP handles.
+    pub(crate) fn of(content_encoding: &HeaderValue) -> Option<Coding> {
+        let v = content_encoding.to_str().ok()?.trim();
+        if v.eq_ignore_ascii_case("gzip") || v.eq_ignore_ascii_case("x-gzip") {
+            Some(Coding::Gzip)
+        } else if v.eq_ignore_ascii_case("deflate") {
+            Some(Coding::Deflate)
+        } else if v.eq_ignore_ascii_case("br") {
+            Some(Coding::Brotli)
+        } else {
+            None
+        }
+    }
+
+    /// The codings DLP can decode, as `Accept-Encoding` tokens.
+    pub(crate) const TOKENS: &'static [&'static str] = &["gzip", "x-gzip", "deflate", "br"];
+}
+
+enum Decoder {
+    Gzip(flate2::write::GzDecoder<Vec<u8>>),
+    Deflate(flate2::write::ZlibDecoder<Vec<u8>>),
+    Brotli(Box<brotli::DecompressorWriter<Vec<u8>>>),
+}
+
+enum Encoder {
+    Gzip(flate2::write::GzEncoder<Vec<u8>>),
+    Deflate(flate2::write::ZlibEncoder<Vec<u8>>),
+    Brotli(Box<brotli::CompressorWriter<Vec<u8>>>),
+}
+
+/// Decodes a compressed body and encodes its scanned text again, with one coding.
+pub(crate) struct Transcoder {
+    decoder: Decoder,
+    encoder: Encoder,
+}
+
+/// Compression level of the re-encoded body: fast, as a proxy's should be.
+const LEVEL: u32 = 1;
+
+impl Transcoder {
+    /// A transcoder for `coding`.
+    pub(crate) fn new(coding: Coding) -> Transcoder {
+        let (decoder, encoder) = match coding {
+            Coding::Gzip => (
+                Decoder::Gzip(flate2::write::GzDecoder::new(Vec::new())),
+                Encoder::Gzip(flate2::write::GzEncoder::new(
+                    Vec::new(),
+                    Compression::new(LEVEL),
+                )),
+            ),
+            Coding::Deflate => (
+                Decoder::Deflate(flate2::write::ZlibDecoder::new(Vec::new())),
+                Encoder::Deflate(flate2::write::ZlibEncoder::new(
+                    Vec::new(),
+                    Compression::new(LEVEL),
+                )),
+            ),
+            Coding::Brotli => (
+                Decoder::Brotli(Box::new(brotli::DecompressorWriter::new(Vec::new(), 4096))),
+                Encoder::Brotli(Box::new(brotli::CompressorWriter::new(
+                    Vec::new(),
+                    4096,
+                    LEVEL,
+                    22,
+                ))),
+            ),
+        };
+        Transcoder { decoder, encoder }
+    }
+
+    /// Decodes `compressed`, handing the text to `text` in pieces.
+    pub(crate) fn decode(
+        &mut self,
+        compressed: &[u8],
+        mut text: impl FnMut(&[u8]),
+    ) -> io::Result<()> {
+        for piece in compressed.chunks(FEED) {
+            match &mut self.decoder {
+                Decoder::Gzip(d) => d.write_all(piece)?,
+                Decoder::Deflate(d) => d.write_all(piece)?,
+                Decoder::Brotli(d) => d.write_all(piece)?,
+            }
+            let out = self.decoded();
+            if !out.is_empty() {
+                text(out);
+                out.clear();
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends decoding: hands on the last text; an error when the body was cut short.
+    pub(crate) fn finish_decoding(&mut self, mut text: impl FnMut(&[u8])) -> io::Result<()> {
+        match &mut self.decoder {
+            Decoder::Gzip(d) => d.try_finish()?,
+            Decoder::Deflate(d) => d.try_finish()?,
+            Decoder::Brotli(d) => d.close()?,
+        }
+        let out = self.decoded();
+        if !out.is_empty() {
+            text(out);
+            out.clear();
+        }
+        Ok(())
+    }
+
+    fn decoded(&mut self) -> &mut Vec<u8> {
+        match &mut self.decoder {
+            Decoder::Gzip(d) => d.get_mut(),
+            Decoder::Deflate(d) => d.get_mut(),
+            Decoder::Brotli(d) => d.get_mut(),
+        }
+    }
+
+    /// Encodes scanned text.
+    pub(crate) fn encode(&mut self, text: &[u8]) -> io::Result<()> {
+        match &mut self.encoder {
+            Encoder::Gzip(e) => e.write_all(text),
+            Encoder::Deflate(e) => e.write_all(text),
+            Encoder::Brotli(e) => e.write_all(text),
+        }
+    }
+
+    /// Flushes the encoder and takes what it has written: one frame for the client.
+    pub(crate) fn take_encoded(&mut self) -> io::Result<Vec<u8>> {
+        let out = match &mut self.encoder {
+            Encoder::Gzip(e) => {
+                e.flush()?;
+                e.get_mut()
+            }
+            Encoder::Deflate(e) => {
+                e.flush()?;
+                e.get_mut()
+            }
+            Encoder::Brotli(e) => {
+                e.flush()?;
+                e.get_mut()
+            }
+        };
+        Ok(std::mem::take(out))
+    }
+
+    /// Ends the encoded stream and takes its last bytes.
+    pub(crate) fn finish_encoding(self) -> io::Result<Vec<u8>> {
+        match self.encoder {
+            Encoder::Gzip(e) => e.finish(),
+            Encoder::Deflate(e) => e.finish(),
+            Encoder::Brotli(e) => Ok(e.into_inner()),
+        }
+    }
+}
+
+/// `Accept-Encoding` with only the codings DLP can decode (and `identity`), their weights
+/// kept; `identity` when nothing is left (an absent header would allow any coding).
+pub(crate) fn decodable_accept_encoding(value: &HeaderValue) -> HeaderValue {
+    let identity = HeaderValue::from_static("identity");
+    let Ok(v) = value.to_str() else {
+        return identity;
+    };
+    let kept: Vec<&str> = v
+        .split(',')
+        .map(str::trim)
+        .filter(|item| {
+            let coding = item.split(';').next().unwrap_or("").trim();
+            coding.eq_ignore_ascii_case("identity")
+                || Coding::TOKENS
+                    .iter()
+                    .any(|t| coding.eq_ignore_ascii_case(t))
+        })
+        .collect();
+    if kept.is_empty() {
+        return identity;
+    }
+    HeaderValue::from_str(&kept.join(", ")).unwrap_or(identity)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compress(coding: Coding, text: &[u8]) -> Vec<u8> {
+        let mut t = Transcoder::new(coding);
+        t.encode(text).unwrap();
+        let mut out = t.take_encoded().unwrap();
+        out.extend(t.finish_encoding().unwrap());
+        out
+    }
+
+    fn decompress(coding: Coding, data: &[u8], piece: usize) -> Vec<u8> {
+        let mut t = Transcoder::new(coding);
+        let mut out = Vec::new();
+        for p in data.chunks(piece) {
+            t.decode(p, |x| out.extend_from_slice(x)).unwrap();
+        }
+        t.finish_decoding(|x| out.extend_from_slice(x)).unwrap();
+        out
+    }
+
+    #[test]
+    fn every_coding_round_trips_in_any_piece_size() {
+        let text: Vec<u8> = (0..20_000u32)
+            .flat_map(|i| format!("line {i} card 4111 1111 1111 1111\n").into_bytes())
+            .collect();
+        for coding in [Coding::Gzip, Coding::Deflate, Coding::Brotli] {
+            let packed = compress(coding, &text);
+            assert!(packed.len() < text.len() / 4, "{coding:?} compresses");
+            for piece in [1, 7, 1000, 1 << 20] {
+                assert_eq!(
+                    decompress(coding, &packed, piece),
+                    text,
+                    "{coding:?} {piece}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_thousandfold_body_is_handed_on_in_bounded_pieces() {
+        let packed = compress(Coding::Gzip, &vec![b'a'; 8 << 20]);
+        let mut t = Transcoder::new(Coding::Gzip);
+        let (mut largest, mut total) = (0, 0);
+        t.decode(&packed, |x| {
+            largest = largest.max(x.len());
+            total += x.len();
+        })
+        .unwrap();
+        t.finish_decoding(|x| total += x.len()).unwrap();
+        assert_eq!(total, 8 << 20);
+        assert!(largest <= 2 << 20, "{largest}");
+    }
+
+    #[test]
+    fn a_truncated_or_corrupt_body_is_an_error() {
+        let packed = compress(Coding::Gzip, b"hello there, some text to compress");
+        let mut t = Transcoder::new(Coding::Gzip);
+        t.decode(&packed[..packed.len() / 2], |_| {}).unwrap();
+        assert!(t.finish_decoding(|_| {}).is_err());
+        let mut t = Transcoder::new(Coding::Deflate);
+        let bad = t.decode(b"this is not zlib at all", |_| {});
+        assert!(bad.is_err() || t.finish_decoding(|_| {}).is_err());
+    }
+
+    #[test]
+    fn codings_are_recognised_and_accept_encoding_keeps_only_decodable_ones() {
+        let hv = |s: &str| HeaderValue::from_str(s).unwrap();
+        assert_eq!(Coding::of(&hv("GZIP")), Some(Coding::Gzip));
+        assert_eq!(Coding::of(&hv("br")), Some(Coding::Brotli));
+        assert_eq!(Coding::of(&hv("zstd")), None);
+        assert_eq!(Coding::of(&hv("gzip, br")), None);
+        assert_eq!(
+            decodable_accept_encoding(&hv("zstd, br;q=0.9, gzip;q=0.8, compress")),
+            "br;q=0.9, gzip;q=0.8"
+        );
+        assert_eq!(decodable_accept_encoding(&hv("zstd, *")), "identity");
+    }
+}
