@@ -51,7 +51,7 @@ use crate::redact::Redactor;
 pub use body::{BodyTooLarge, BoxError, DlpDecodeError};
 pub use net::{Cidr, CidrError};
 pub use record::RecordSink;
-pub use route::{describe as describe_routes, CompressedBodies, Route, RouteError};
+pub use route::{describe as describe_routes, normalise_path, CompressedBodies, Route, RouteError};
 pub use tls::{TlsError, TlsFiles};
 
 use net::IoState;

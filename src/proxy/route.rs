@@ -253,11 +253,12 @@ fn prefix_matches(prefix: &str, path: &str) -> bool {
 }
 
 /// RFC 3986 normalisation for comparing paths: `%XX` of unreserved characters decoded,
-/// repeated slashes merged, `.` and `..` segments resolved. Other escapes stay as they are
-/// (`%2F` is not a slash).
-fn normalise_path(path: &str) -> Cow<'_, str> {
+/// repeated slashes merged, `.` and `..` segments resolved, rooted at `/` (`*` of
+/// `OPTIONS *` becomes `/*`). Other escapes stay as they are (`%2F` is not a slash).
+pub fn normalise_path(path: &str) -> Cow<'_, str> {
     let b = path.as_bytes();
-    let plain = !b.contains(&b'%')
+    let plain = path.starts_with('/')
+        && !b.contains(&b'%')
         && !path.contains("//")
         && !path.split('/').any(|s| s == "." || s == "..");
     if plain {
@@ -393,6 +394,64 @@ mod tests {
         assert_eq!(normalise_path("/../../etc"), "/etc");
         assert_eq!(normalise_path("/%7euser/%"), "/~user/%");
         assert_eq!(normalise_path("/caf%C3%A9/é"), "/caf%C3%A9/é");
+        assert_eq!(normalise_path("*"), "/*");
+        assert_eq!(normalise_path(""), "/");
+    }
+
+    use proptest::prelude::*;
+
+    /// `s` with some unreserved characters percent-encoded (upper or lower hex).
+    fn encode_some(s: &str, mask: &[bool]) -> String {
+        s.bytes()
+            .zip(mask.iter().cycle())
+            .map(|(b, &enc)| {
+                if enc && b != b'/' {
+                    if b % 2 == 0 {
+                        format!("%{b:02X}")
+                    } else {
+                        format!("%{b:02x}")
+                    }
+                } else {
+                    (b as char).to_string()
+                }
+            })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn normalised_paths_are_rooted_and_normalising_again_changes_nothing(
+            path in "(/[a-zA-Z0-9%._~-]{0,6}){0,8}/?",
+        ) {
+            let once = normalise_path(&path).into_owned();
+            prop_assert!(once.starts_with('/'));
+            prop_assert_eq!(normalise_path(&once).into_owned(), once);
+        }
+
+        /// Encoding, dot segments and doubled slashes never move a request off its route.
+        #[test]
+        fn disguised_paths_take_the_route_of_the_plain_path(
+            segments in proptest::collection::vec("[a-z0-9._~-]{1,6}", 0..4),
+            mask in proptest::collection::vec(any::<bool>(), 1..8),
+            detour in 0usize..4,
+        ) {
+            let t = table(vec![route("root", None, "/"), route("billing", None, "/billing/")]);
+            let segments: Vec<&String> = segments.iter().filter(|s| *s != "." && *s != "..").collect();
+            let mut plain = "/billing".to_string();
+            for s in &segments {
+                plain.push('/');
+                plain.push_str(s);
+            }
+            let disguised = match detour {
+                0 => encode_some(&plain, &mask),
+                1 => format!("/x/..{}", encode_some(&plain, &mask)),
+                2 => plain.replacen('/', "//", 1),
+                _ => format!("/.{plain}"),
+            };
+            prop_assert_eq!(chosen(&t, "h", &disguised), Some("billing"), "{}", disguised);
+        }
     }
 
     #[test]
