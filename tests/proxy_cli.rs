@@ -18,6 +18,35 @@ fn redactd(home: &std::path::Path) -> Command {
     cmd
 }
 
+/// Reads the child's stderr until both listeners are announced: the admin address, the
+/// proxy address and the proxy's line.
+fn admin_and_proxy_addresses(
+    child: &mut std::process::Child,
+) -> (std::net::SocketAddr, std::net::SocketAddr, String) {
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let (mut admin, mut proxy) = (None, None);
+    while admin.is_none() || proxy.is_none() {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "redactd stopped early"
+        );
+        let addr = line
+            .split_whitespace()
+            .nth(4)
+            .and_then(|a| a.parse::<std::net::SocketAddr>().ok());
+        if line.contains("admin listener on") {
+            admin = addr;
+        } else if line.contains("proxy listening on") {
+            proxy = addr.map(|a| (a, line.clone()));
+        }
+    }
+    // Keep draining so that redactd never blocks on a full stderr pipe.
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    let (proxy, line) = proxy.unwrap();
+    (admin.unwrap(), proxy, line)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_and_exits_zero_with_records_on_stdout() {
     let home = tempfile::tempdir().unwrap();
@@ -120,26 +149,7 @@ async fn admin_listener_counts_requests_and_redactions_without_traffic_values() 
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let (mut admin, mut proxy) = (None, None);
-    while admin.is_none() || proxy.is_none() {
-        let mut line = String::new();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "redactd stopped early"
-        );
-        let addr = || {
-            line.split_whitespace()
-                .nth(4)
-                .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
-        };
-        if line.contains("admin listener on") {
-            admin = addr();
-        } else if line.contains("proxy listening on") {
-            proxy = addr();
-        }
-    }
-    let (admin, proxy) = (admin.unwrap(), proxy.unwrap());
+    let (admin, proxy, _) = admin_and_proxy_addresses(&mut child);
     let c = client();
     let (resp, _) = get(&c, &format!("http://{proxy}/a?email=jane.doe@example.com")).await;
     assert_eq!(resp.status(), 200);
@@ -271,29 +281,11 @@ async fn routes_from_the_command_line_pick_upstreams_and_dlp_is_counted_in_metri
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let (mut admin, mut proxy) = (None, None);
-    while admin.is_none() || proxy.is_none() {
-        let mut line = String::new();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "redactd stopped early"
-        );
-        let addr = line
-            .split_whitespace()
-            .nth(4)
-            .and_then(|a| a.parse::<std::net::SocketAddr>().ok());
-        if line.contains("admin listener on") {
-            admin = addr;
-        } else if line.contains("proxy listening on") {
-            assert!(
-                line.contains("/api/ → http://") && line.contains("default → http://"),
-                "{line}"
-            );
-            proxy = addr;
-        }
-    }
-    let (admin, proxy) = (admin.unwrap(), proxy.unwrap());
+    let (admin, proxy, line) = admin_and_proxy_addresses(&mut child);
+    assert!(
+        line.contains("/api/ → http://") && line.contains("default → http://"),
+        "{line}"
+    );
     let c = client();
     let (resp, _) = get(&c, &format!("http://{proxy}/api/users")).await;
     assert_eq!(resp.headers()["x-upstream"], "api");

@@ -92,25 +92,7 @@ batch_timeout_ms = 20
         ),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_redactd"))
-        .args(["run", "--admin-addr", "off", "-c"])
-        .arg(&config)
-        .env("REDACTD_KEY", "66".repeat(32))
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut listening = 0;
-    while listening < 2 {
-        let mut line = String::new();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "redactd stopped early"
-        );
-        if line.contains("proxy listening") {
-            listening += 1;
-        }
-    }
+    let mut child = run_until_proxies_listen(&config, 2);
     assert_eq!(get(port_a, "www.example", "/"), "web\n");
     assert_eq!(get(port_a, "www.example", "/api/users"), "api\n");
     assert_eq!(get(port_a, "eu.shop.example", "/api/users"), "shop\n");
@@ -135,6 +117,31 @@ batch_timeout_ms = 20
         ["(none)", "/api/", "api-only", "default", "shop"],
         "{written}"
     );
+}
+
+/// Starts `redactd run -c config` and waits until `n` proxy inputs listen.
+fn run_until_proxies_listen(config: &std::path::Path, n: usize) -> std::process::Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_redactd"))
+        .args(["run", "--admin-addr", "off", "-c"])
+        .arg(config)
+        .env("REDACTD_KEY", "66".repeat(32))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut listening = 0;
+    while listening < n {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "redactd stopped early"
+        );
+        if line.contains("proxy listening") {
+            listening += 1;
+        }
+    }
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    child
 }
 
 fn free_port() -> u16 {
@@ -164,22 +171,7 @@ fn proxy_input_records_reach_the_file_sink_minimised() {
         ),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_redactd"))
-        .args(["run", "--admin-addr", "off", "-c"])
-        .arg(&config)
-        .env("REDACTD_KEY", "66".repeat(32))
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("proxy listening") {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "redactd stopped early"
-        );
-    }
+    let mut child = run_until_proxies_listen(&config, 1);
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     write!(
         s,

@@ -168,6 +168,16 @@ impl Transcoder {
         Ok(std::mem::take(out))
     }
 
+    /// `text` encoded whole with `coding` (for tests).
+    #[cfg(test)]
+    pub(crate) fn encode_whole(coding: Coding, text: &[u8]) -> Vec<u8> {
+        let mut t = Transcoder::new(coding);
+        t.encode(text).unwrap();
+        let mut out = t.take_encoded().unwrap();
+        out.extend(t.finish_encoding().unwrap());
+        out
+    }
+
     /// Ends the encoded stream and takes its last bytes.
     pub(crate) fn finish_encoding(self) -> io::Result<Vec<u8>> {
         match self.encoder {
@@ -206,14 +216,6 @@ pub(crate) fn decodable_accept_encoding(value: &HeaderValue) -> HeaderValue {
 mod tests {
     use super::*;
 
-    fn compress(coding: Coding, text: &[u8]) -> Vec<u8> {
-        let mut t = Transcoder::new(coding);
-        t.encode(text).unwrap();
-        let mut out = t.take_encoded().unwrap();
-        out.extend(t.finish_encoding().unwrap());
-        out
-    }
-
     fn decompress(coding: Coding, data: &[u8], piece: usize) -> Vec<u8> {
         let mut t = Transcoder::new(coding);
         let mut out = Vec::new();
@@ -230,7 +232,7 @@ mod tests {
             .flat_map(|i| format!("line {i} card 4111 1111 1111 1111\n").into_bytes())
             .collect();
         for coding in [Coding::Gzip, Coding::Deflate, Coding::Brotli] {
-            let packed = compress(coding, &text);
+            let packed = Transcoder::encode_whole(coding, &text);
             assert!(packed.len() < text.len() / 4, "{coding:?} compresses");
             for piece in [1, 7, 1000, 1 << 20] {
                 assert_eq!(
@@ -244,7 +246,7 @@ mod tests {
 
     #[test]
     fn a_thousandfold_body_is_handed_on_in_bounded_pieces() {
-        let packed = compress(Coding::Gzip, &vec![b'a'; 8 << 20]);
+        let packed = Transcoder::encode_whole(Coding::Gzip, &vec![b'a'; 8 << 20]);
         let mut t = Transcoder::new(Coding::Gzip);
         let (mut largest, mut total) = (0, 0);
         t.decode(&packed, |x| {
@@ -259,7 +261,7 @@ mod tests {
 
     #[test]
     fn a_truncated_or_corrupt_body_is_an_error() {
-        let packed = compress(Coding::Gzip, b"hello there, some text to compress");
+        let packed = Transcoder::encode_whole(Coding::Gzip, b"hello there, some text to compress");
         let mut t = Transcoder::new(Coding::Gzip);
         t.decode(&packed[..packed.len() / 2], |_| {}).unwrap();
         assert!(t.finish_decoding(|_| {}).is_err());
