@@ -126,6 +126,42 @@ async fn slow_client_head_gets_408_and_a_record() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_request_body_gets_408_and_a_record() {
+    let up = start_upstream().await;
+    let proxy = start_proxy_with(&format!("http://{up}"), redactor(None), |c| {
+        c.limits.body_read_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let mut s = TcpStream::connect(proxy.addr).await.unwrap();
+    s.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly ten b")
+        .await
+        .unwrap();
+    let answer = read_to_close(&mut s, Duration::from_secs(3)).await;
+    assert!(answer.starts_with("HTTP/1.1 408 "), "{answer}");
+    let recs = proxy.json_records(1).await;
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0]["status"], 408);
+    assert_eq!(recs[0]["error"], "body_timeout");
+    assert_eq!(recs[0]["request_bytes"], 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_but_steady_upload_is_not_cut() {
+    let up = start_upstream().await;
+    let proxy = start_proxy_with(&format!("http://{up}"), redactor(None), |c| {
+        c.limits.body_read_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let pieces = vec!["one ", "two ", "three ", "four ", "five ", "six\n"];
+    let req = http::Request::post(proxy.url("/echo"))
+        .body(chunked(pieces, Duration::from_millis(150)))
+        .unwrap();
+    let (resp, text) = send(&client(), req).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(text, "one two three four five six\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_headers_get_431_and_a_record() {
     let up = start_upstream().await;
     let proxy = start_proxy_with(&format!("http://{up}"), redactor(None), |c| {

@@ -71,6 +71,9 @@ pub struct ProxyArgs {
     /// Largest request body in bytes (413 above).
     #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024 * 1024)]
     max_body_bytes: u64,
+    /// Seconds a request body may stall between two pieces (408 after).
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    body_timeout_secs: u64,
     /// Seconds to connect to the upstream (504 after; 502 when refused).
     #[arg(long, value_name = "SECS", default_value_t = 5)]
     connect_timeout_secs: u64,
@@ -158,6 +161,7 @@ pub fn run(args: ProxyArgs) -> Result<(), Failure> {
         idle_timeout: Duration::from_secs(args.idle_timeout_secs),
         max_header_bytes: args.max_header_bytes,
         max_body_bytes: args.max_body_bytes,
+        body_read_timeout: Duration::from_secs(args.body_timeout_secs),
         connect_timeout: Duration::from_secs(args.connect_timeout_secs),
         response_timeout: Duration::from_secs(args.response_timeout_secs),
         max_connections: args.max_connections,

@@ -3,10 +3,12 @@
 //! goes back and emits the request's record when the body ends (or is dropped), and
 //! [`DlpBody`] masks financial data in text bodies with a carry-over window.
 
+use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
@@ -25,21 +27,57 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 #[error("request body larger than {0} bytes")]
 pub struct BodyTooLarge(pub u64);
 
-/// The client's body on its way upstream: counted, and cut with an error past `limit`.
+/// The client sent nothing of its body for too long.
+#[derive(Debug, thiserror::Error)]
+#[error("no request body data for {0:?}")]
+pub struct BodyReadTimeout(pub Duration);
+
+/// Why a client's body was cut, once it was: shared by the body and its request's handler.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct BodyFault(Arc<AtomicU8>);
+
+impl BodyFault {
+    const TOO_LARGE: u8 = 1;
+    const TIMED_OUT: u8 = 2;
+
+    /// The body grew past the limit.
+    pub(crate) fn too_large(&self) -> bool {
+        self.0.load(Ordering::Relaxed) == Self::TOO_LARGE
+    }
+
+    /// The client stalled.
+    pub(crate) fn timed_out(&self) -> bool {
+        self.0.load(Ordering::Relaxed) == Self::TIMED_OUT
+    }
+}
+
+/// The client's body on its way upstream: counted, cut with an error past `limit` or when
+/// no data comes for `read_timeout`.
 pub(crate) struct RequestBody<B> {
     inner: B,
     read: Arc<AtomicU64>,
     limit: u64,
-    over: Arc<AtomicBool>,
+    read_timeout: Duration,
+    /// Armed while the body waits for the client; reset by every frame.
+    deadline: Pin<Box<tokio::time::Sleep>>,
+    fault: BodyFault,
 }
 
 impl<B> RequestBody<B> {
-    pub(crate) fn new(inner: B, read: Arc<AtomicU64>, limit: u64, over: Arc<AtomicBool>) -> Self {
+    pub(crate) fn new(
+        inner: B,
+        read: Arc<AtomicU64>,
+        limit: u64,
+        read_timeout: Duration,
+        fault: BodyFault,
+    ) -> Self {
         RequestBody {
             inner,
             read,
             limit,
-            over,
+            read_timeout,
+            deadline: Box::pin(tokio::time::sleep(read_timeout)),
+            fault,
         }
     }
 }
@@ -56,15 +94,24 @@ where
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let frame = ready!(Pin::new(&mut self.inner).poll_frame(cx));
+        let this = &mut *self;
+        let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) else {
+            if this.deadline.as_mut().poll(cx).is_ready() {
+                this.fault.0.store(BodyFault::TIMED_OUT, Ordering::Relaxed);
+                return Poll::Ready(Some(Err(Box::new(BodyReadTimeout(this.read_timeout)))));
+            }
+            return Poll::Pending;
+        };
+        let next = tokio::time::Instant::now() + this.read_timeout;
+        this.deadline.as_mut().reset(next);
         Poll::Ready(match frame {
             Some(Ok(frame)) => {
                 if let Some(data) = frame.data_ref() {
-                    let total = self.read.fetch_add(data.len() as u64, Ordering::Relaxed)
+                    let total = this.read.fetch_add(data.len() as u64, Ordering::Relaxed)
                         + data.len() as u64;
-                    if total > self.limit {
-                        self.over.store(true, Ordering::Relaxed);
-                        return Poll::Ready(Some(Err(Box::new(BodyTooLarge(self.limit)))));
+                    if total > this.limit {
+                        this.fault.0.store(BodyFault::TOO_LARGE, Ordering::Relaxed);
+                        return Poll::Ready(Some(Err(Box::new(BodyTooLarge(this.limit)))));
                     }
                 }
                 Some(Ok(frame))

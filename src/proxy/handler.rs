@@ -4,7 +4,7 @@
 //! into a byte tunnel after both sides agree on 101.
 
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -17,7 +17,7 @@ use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 
-use super::body::{BoxError, DlpBody, RequestBody, ResponseBody};
+use super::body::{BodyFault, BoxError, DlpBody, RequestBody, ResponseBody};
 use super::codec::{self, Coding};
 use super::net;
 use super::record::{Capture, RecordGuard};
@@ -413,12 +413,13 @@ pub(crate) async fn handle(
         }
     }
 
-    let over = Arc::new(AtomicBool::new(false));
+    let fault = BodyFault::default();
     let body = RequestBody::new(
         body,
         guard.request_bytes.clone(),
         shared.limits.max_body_bytes,
-        over.clone(),
+        shared.limits.body_read_timeout,
+        fault.clone(),
     );
     let upstream_req = Request::from_parts(parts, body);
 
@@ -437,11 +438,18 @@ pub(crate) async fn handle(
             ))
         }
         Ok(Err(e)) => {
-            if over.load(Ordering::Relaxed) {
+            if fault.too_large() {
                 return Ok(error_response(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     guard,
                     "body_limit",
+                ));
+            }
+            if fault.timed_out() {
+                return Ok(error_response(
+                    StatusCode::REQUEST_TIMEOUT,
+                    guard,
+                    "body_timeout",
                 ));
             }
             if e.is_connect() {

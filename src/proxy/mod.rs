@@ -48,7 +48,7 @@ use tokio::net::TcpListener;
 
 use crate::redact::Redactor;
 
-pub use body::{BodyTooLarge, BoxError, DlpDecodeError};
+pub use body::{BodyReadTimeout, BodyTooLarge, BoxError, DlpDecodeError};
 pub use net::{Cidr, CidrError};
 pub use record::RecordSink;
 pub use route::{describe as describe_routes, normalise_path, CompressedBodies, Route, RouteError};
@@ -71,6 +71,9 @@ pub struct Limits {
     pub max_header_bytes: usize,
     /// Largest request body; 413 when exceeded (by `Content-Length` or while streaming).
     pub max_body_bytes: u64,
+    /// Longest wait for the next piece of a request body (a slow upload); 408 when
+    /// exceeded.
+    pub body_read_timeout: Duration,
     /// Time to connect to the upstream; 504 when exceeded (502 when refused).
     pub connect_timeout: Duration,
     /// Time from sending the request to the upstream's response head; 504 when exceeded.
@@ -90,6 +93,7 @@ impl Default for Limits {
             idle_timeout: Duration::from_secs(60),
             max_header_bytes: 16 * 1024,
             max_body_bytes: 16 * 1024 * 1024,
+            body_read_timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(5),
             response_timeout: Duration::from_secs(60),
             upstream_idle: Duration::from_secs(90),
