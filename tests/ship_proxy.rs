@@ -29,16 +29,21 @@ fn upstream_saying(word: &'static str) -> std::net::SocketAddr {
     addr
 }
 
-/// Sends a GET for `path` to `Host: host` on `port` and returns the response body.
-fn get(port: u16, host: &str, path: &str) -> String {
+/// Sends `request` to `port` and returns the whole response.
+fn exchange(port: u16, request: &str) -> String {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
+    s.write_all(request.as_bytes()).unwrap();
     let mut resp = String::new();
     s.read_to_string(&mut resp).unwrap();
+    resp
+}
+
+/// Sends a GET for `path` to `Host: host` on `port` and returns the response body.
+fn get(port: u16, host: &str, path: &str) -> String {
+    let resp = exchange(
+        port,
+        &format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"),
+    );
     resp.split("\r\n\r\n").nth(1).unwrap_or("").to_string()
 }
 
@@ -75,6 +80,7 @@ upstream = "http://{shop}"
 type = "proxy"
 name = "internal"
 listen = "127.0.0.1:{port_b}"
+limits = {{ max_body_bytes = 16 }}
 
 [[input.route]]
 name = "api-only"
@@ -98,6 +104,11 @@ batch_timeout_ms = 20
     assert_eq!(get(port_a, "eu.shop.example", "/api/users"), "shop\n");
     assert_eq!(get(port_b, "www.example", "/api/users"), "api\n");
     assert!(get(port_b, "www.example", "/").starts_with("404"));
+    let big = exchange(
+        port_b,
+        "POST /api/x HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\nConnection: close\r\n\r\n",
+    );
+    assert!(big.starts_with("HTTP/1.1 413"), "{big}");
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
@@ -114,7 +125,7 @@ batch_timeout_ms = 20
     routes.sort();
     assert_eq!(
         routes,
-        ["(none)", "/api/", "api-only", "default", "shop"],
+        ["(none)", "/api/", "api-only", "api-only", "default", "shop"],
         "{written}"
     );
 }

@@ -487,6 +487,11 @@ async fn start_proxy(
         .filter_map(|t| t.parse().ok())
         .collect();
     pc.dlp = dlp;
+    pc.limits = p.limits.clone();
+    pc.upstream_ca = p.upstream_ca.clone();
+    if let Some(headers) = &p.log_headers {
+        pc.log_headers = headers.clone();
+    }
     pc.metrics = Some(metrics.clone());
     let input: Arc<str> = name.into();
     let stats = router.stats().clone();

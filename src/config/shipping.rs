@@ -43,6 +43,26 @@ pub(super) struct RawInput {
     trusted_proxies: Vec<Spanned<String>>,
     #[serde(default)]
     route: Vec<Spanned<RawRoute>>,
+    limits: Option<Spanned<RawLimits>>,
+    #[serde(default)]
+    log_headers: Vec<Spanned<String>>,
+    upstream_ca: Option<Spanned<String>>,
+}
+
+/// `limits = { … }` of a proxy input: each key overrides one default of
+/// [`crate::proxy::Limits`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLimits {
+    header_timeout_secs: Option<Spanned<u64>>,
+    idle_timeout_secs: Option<Spanned<u64>>,
+    max_header_bytes: Option<Spanned<u64>>,
+    max_body_bytes: Option<Spanned<u64>>,
+    body_timeout_secs: Option<Spanned<u64>>,
+    connect_timeout_secs: Option<Spanned<u64>>,
+    response_timeout_secs: Option<Spanned<u64>>,
+    max_connections: Option<Spanned<u64>>,
+    drain_secs: Option<Spanned<u64>>,
 }
 
 /// `[[input.route]]`: a host and path prefix sent to their own upstream.
@@ -139,6 +159,12 @@ pub struct ProxyListen {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Peers whose forwarding headers are believed (CIDR).
     pub trusted_proxies: Vec<String>,
+    /// Limits and timeouts.
+    pub limits: crate::proxy::Limits,
+    /// Request headers copied into the record (`None`: the proxy's default list).
+    pub log_headers: Option<Vec<http::HeaderName>>,
+    /// Extra CA certificates (PEM) for HTTPS upstreams.
+    pub upstream_ca: Option<PathBuf>,
 }
 
 /// A checked `[[input]]`.
@@ -619,6 +645,9 @@ fn build_input(
                 listen,
                 routes,
                 tls,
+                limits: build_limits(&r.limits)?,
+                log_headers: build_log_headers(&r.log_headers)?,
+                upstream_ca: r.upstream_ca.as_ref().map(|c| resolve(c.get_ref())),
                 trusted_proxies: r
                     .trusted_proxies
                     .iter()
@@ -799,10 +828,69 @@ fn build_routes(r: &RawInput) -> Result<Vec<crate::proxy::Route>, Problem> {
     Ok(routes)
 }
 
+/// A proxy input's `limits`: the defaults, overridden key by key; zero is refused.
+fn build_limits(raw: &Option<Spanned<RawLimits>>) -> Result<crate::proxy::Limits, Problem> {
+    let mut limits = crate::proxy::Limits::default();
+    let Some(raw) = raw else {
+        return Ok(limits);
+    };
+    let raw = raw.get_ref();
+    let positive = |v: &Spanned<u64>| -> Result<u64, Problem> {
+        match *v.get_ref() {
+            0 => Err((v.span(), "must be at least 1".into())),
+            n => Ok(n),
+        }
+    };
+    let secs = |v: &Spanned<u64>| positive(v).map(Duration::from_secs);
+    if let Some(v) = &raw.header_timeout_secs {
+        limits.header_read_timeout = secs(v)?;
+    }
+    if let Some(v) = &raw.idle_timeout_secs {
+        limits.idle_timeout = secs(v)?;
+    }
+    if let Some(v) = &raw.max_header_bytes {
+        limits.max_header_bytes = positive(v)? as usize;
+    }
+    if let Some(v) = &raw.max_body_bytes {
+        limits.max_body_bytes = positive(v)?;
+    }
+    if let Some(v) = &raw.body_timeout_secs {
+        limits.body_read_timeout = secs(v)?;
+    }
+    if let Some(v) = &raw.connect_timeout_secs {
+        limits.connect_timeout = secs(v)?;
+    }
+    if let Some(v) = &raw.response_timeout_secs {
+        limits.response_timeout = secs(v)?;
+    }
+    if let Some(v) = &raw.max_connections {
+        limits.max_connections = positive(v)? as usize;
+    }
+    if let Some(v) = &raw.drain_secs {
+        limits.drain = secs(v)?;
+    }
+    Ok(limits)
+}
+
+/// `log_headers`: header names (lower-cased); `None` when not given.
+fn build_log_headers(raw: &[Spanned<String>]) -> Result<Option<Vec<http::HeaderName>>, Problem> {
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    raw.iter()
+        .map(|h| {
+            http::HeaderName::from_bytes(h.get_ref().to_ascii_lowercase().as_bytes())
+                .map_err(|_| (h.span(), format!("`{}` is not a header name", h.get_ref())))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
 /// Keys only a proxy input takes are errors elsewhere.
 fn reject_proxy_keys(r: &RawInput) -> Result<(), Problem> {
     let trusted = r.trusted_proxies.first().map(|t| t.span());
     let route = r.route.first().map(|t| t.span());
+    let log_headers = r.log_headers.first().map(|t| t.span());
     for (key, sp) in [
         ("listen", span(&r.listen)),
         ("upstream", span(&r.upstream)),
@@ -810,6 +898,9 @@ fn reject_proxy_keys(r: &RawInput) -> Result<(), Problem> {
         ("dlp", span(&r.dlp)),
         ("dlp_compressed", span(&r.dlp_compressed)),
         ("route", route),
+        ("limits", span(&r.limits)),
+        ("log_headers", log_headers),
+        ("upstream_ca", span(&r.upstream_ca)),
     ] {
         if let Some(sp) = sp {
             return Err((sp, format!("`{key}` applies to a proxy input only")));
@@ -944,9 +1035,58 @@ dlp_compressed = "decode"
                 ("default", None, "/", true),
             ]
         );
+        assert_eq!(
+            p.limits.body_read_timeout,
+            std::time::Duration::from_secs(60)
+        );
         use crate::proxy::CompressedBodies::{Decode, Pass};
         let compressed: Vec<_> = p.routes.iter().map(|r| r.compressed).collect();
         assert_eq!(compressed, vec![Pass, Decode, Pass]);
+    }
+
+    #[test]
+    fn proxy_limits_headers_and_upstream_ca_override_the_defaults() {
+        let text = format!(
+            r#"
+[[input]]
+type = "proxy"
+listen = "127.0.0.1:0"
+upstream = "https://10.0.0.1:8443"
+upstream_ca = "ca.pem"
+log_headers = ["Accept", "x-tenant"]
+limits = {{ header_timeout_secs = 3, max_body_bytes = 1024, max_connections = 50 }}
+{SINK}"#
+        );
+        let c = Config::parse("c.toml", &text, Some(std::path::Path::new("/etc/redactd"))).unwrap();
+        let crate::config::InputKind::Proxy(p) = &c.inputs[0].kind else {
+            panic!()
+        };
+        let l = &p.limits;
+        assert_eq!(l.header_read_timeout, std::time::Duration::from_secs(3));
+        assert_eq!((l.max_body_bytes, l.max_connections), (1024, 50));
+        assert_eq!(l.idle_timeout, crate::proxy::Limits::default().idle_timeout);
+        let names: Vec<&str> = p
+            .log_headers
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|h| h.as_str())
+            .collect();
+        assert_eq!(names, ["accept", "x-tenant"]);
+        assert_eq!(
+            p.upstream_ca.as_deref(),
+            Some(std::path::Path::new("/etc/redactd/ca.pem"))
+        );
+
+        let proxy =
+            "[[input]]\ntype = \"proxy\"\nlisten = \"127.0.0.1:0\"\nupstream = \"http://x:1\"\n";
+        let (line, _, msg) = err(&format!("{proxy}limits = {{ drain_secs = 0 }}\n{SINK}"));
+        assert_eq!(line, 5, "{msg}");
+        assert!(msg.contains("at least 1"), "{msg}");
+        let (line, _, msg) = err(&format!("{proxy}limits = {{ drain = 3 }}\n{SINK}"));
+        assert_eq!(line, 5, "{msg}");
+        let (line, _, msg) = err(&format!("{proxy}log_headers = [\"a b\"]\n{SINK}"));
+        assert_eq!(line, 5, "{msg}");
     }
 
     #[test]
