@@ -224,8 +224,50 @@ fn is_timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-/// Counts one DLP decision in the Prometheus metrics, when there are any.
+/// What DLP does with one response body.
+#[derive(Debug, PartialEq, Eq)]
+enum DlpPlan {
+    /// Not text: passed without a look.
+    Ignore,
+    /// Scanned, decoded first when it has a coding.
+    Scan(Option<Coding>),
+    /// Text DLP cannot or must not scan (a coding it does not decode or was told to pass,
+    /// an event stream): passed unchanged, and counted.
+    PassUnscanned,
+}
+
+fn dlp_plan(
+    scope: DlpScope,
+    content_encoding: Option<&HeaderValue>,
+    compressed: CompressedBodies,
+) -> DlpPlan {
+    let coding = match content_encoding {
+        None => None,
+        Some(v) if v.as_bytes().eq_ignore_ascii_case(b"identity") => None,
+        Some(v) => match (compressed, Coding::of(v)) {
+            (CompressedBodies::Decode, Some(coding)) => Some(coding),
+            _ if scope == DlpScope::Ignore => return DlpPlan::Ignore,
+            _ => return DlpPlan::PassUnscanned,
+        },
+    };
+    match scope {
+        DlpScope::Ignore => DlpPlan::Ignore,
+        DlpScope::Scan => DlpPlan::Scan(coding),
+        DlpScope::Unscannable => DlpPlan::PassUnscanned,
+    }
+}
+
+/// Counts one DLP decision in the proxy's counters and the Prometheus metrics.
 fn count_dlp(shared: &Shared, outcome: DlpOutcome) {
+    let stats = &shared.stats;
+    match outcome {
+        DlpOutcome::Scanned => stats.dlp_bodies.fetch_add(1, Ordering::Relaxed),
+        DlpOutcome::Decoded => {
+            stats.dlp_decoded.fetch_add(1, Ordering::Relaxed);
+            stats.dlp_bodies.fetch_add(1, Ordering::Relaxed)
+        }
+        DlpOutcome::Unscanned => stats.dlp_compressed_passed.fetch_add(1, Ordering::Relaxed),
+    };
     if let Some(m) = shared.recorder.metrics() {
         m.dlp_body(outcome);
     }
@@ -517,39 +559,23 @@ pub(crate) async fn handle(
         let has_body = guard.capture().method != "HEAD"
             && parts.status != StatusCode::NO_CONTENT
             && parts.status != StatusCode::NOT_MODIFIED;
-        let scope = dlp_scope(parts.headers.get(header::CONTENT_TYPE));
-        if has_body && scope != DlpScope::Ignore {
-            let coding = match parts.headers.get(header::CONTENT_ENCODING) {
-                None => Ok(None),
-                Some(v) if v.as_bytes().eq_ignore_ascii_case(b"identity") => Ok(None),
-                Some(v) => match (route.compressed, Coding::of(v)) {
-                    (CompressedBodies::Decode, Some(coding)) => Ok(Some(coding)),
-                    _ => Err(()),
-                },
-            };
-            match coding {
-                Ok(coding) if scope == DlpScope::Scan => {
-                    shared.stats.dlp_bodies.fetch_add(1, Ordering::Relaxed);
-                    if coding.is_some() {
-                        shared.stats.dlp_decoded.fetch_add(1, Ordering::Relaxed);
-                    }
-                    count_dlp(
-                        &shared,
-                        coding.map_or(DlpOutcome::Scanned, |_| DlpOutcome::Decoded),
-                    );
-                    parts.headers.remove(header::CONTENT_LENGTH);
-                    body = DlpBody::new(body, dlp.clone(), coding).boxed_unsync();
-                }
-                // Compressed and not to be (or not able to be) decoded, or a stream of
-                // events: passed unchanged, and counted.
-                _ => {
-                    shared
-                        .stats
-                        .dlp_compressed_passed
-                        .fetch_add(1, Ordering::Relaxed);
-                    count_dlp(&shared, DlpOutcome::Unscanned);
-                }
+        let plan = dlp_plan(
+            dlp_scope(parts.headers.get(header::CONTENT_TYPE)),
+            parts.headers.get(header::CONTENT_ENCODING),
+            route.compressed,
+        );
+        match plan {
+            _ if !has_body => {}
+            DlpPlan::Ignore => {}
+            DlpPlan::Scan(coding) => {
+                count_dlp(
+                    &shared,
+                    coding.map_or(DlpOutcome::Scanned, |_| DlpOutcome::Decoded),
+                );
+                parts.headers.remove(header::CONTENT_LENGTH);
+                body = DlpBody::new(body, dlp.clone(), coding).boxed_unsync();
             }
+            DlpPlan::PassUnscanned => count_dlp(&shared, DlpOutcome::Unscanned),
         }
     }
     Ok(Response::from_parts(
@@ -573,6 +599,42 @@ mod tests {
         assert_eq!(scope("application/octet-stream"), DlpScope::Ignore);
         assert_eq!(scope("text/event-stream"), DlpScope::Unscannable);
         assert_eq!(dlp_scope(None), DlpScope::Ignore);
+    }
+
+    #[test]
+    fn dlp_decodes_known_codings_passes_the_rest_and_ignores_binary() {
+        let hv = |s: &'static str| HeaderValue::from_static(s);
+        let (decode, pass) = (CompressedBodies::Decode, CompressedBodies::Pass);
+        let plan = |scope, ce: Option<&HeaderValue>, c| dlp_plan(scope, ce, c);
+        assert_eq!(plan(DlpScope::Scan, None, decode), DlpPlan::Scan(None));
+        assert_eq!(
+            plan(DlpScope::Scan, Some(&hv("identity")), pass),
+            DlpPlan::Scan(None)
+        );
+        assert_eq!(
+            plan(DlpScope::Scan, Some(&hv("br")), decode),
+            DlpPlan::Scan(Some(Coding::Brotli))
+        );
+        assert_eq!(
+            plan(DlpScope::Scan, Some(&hv("gzip")), pass),
+            DlpPlan::PassUnscanned
+        );
+        assert_eq!(
+            plan(DlpScope::Scan, Some(&hv("zstd")), decode),
+            DlpPlan::PassUnscanned
+        );
+        assert_eq!(
+            plan(DlpScope::Unscannable, None, decode),
+            DlpPlan::PassUnscanned
+        );
+        assert_eq!(
+            plan(DlpScope::Ignore, Some(&hv("zstd")), decode),
+            DlpPlan::Ignore
+        );
+        assert_eq!(
+            plan(DlpScope::Ignore, Some(&hv("gzip")), decode),
+            DlpPlan::Ignore
+        );
     }
 
     #[test]
