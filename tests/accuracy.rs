@@ -48,6 +48,7 @@ const PII_TYPES: &[&str] = &[
     "ipv6",
     "phone_uk",
     "phone_intl",
+    "phone_nanp",
     "card",
     "iban",
     "uk_bank_account",

@@ -165,6 +165,12 @@ pub static BUILTINS: &[Builtin] = &[
         check: check_phone_intl,
     },
     Builtin {
+        name: "phone_nanp",
+        kind: ValueKind::Phone,
+        pattern: PHONE_NANP,
+        check: check_phone_nanp,
+    },
+    Builtin {
         name: "ipv6",
         kind: ValueKind::Ip,
         pattern: IPV6,
@@ -308,6 +314,15 @@ const PHONE_UK: &str = concat!(
 
 /// `+` or `%2B`, a country code not starting with 0, digit groups with single separators.
 const PHONE_INTL: &str = r"(?:\+|%2[Bb])[1-9][0-9]*(?:[ -][0-9]+)*";
+
+/// North American (NANP) numbers as people write them: `(NXX) XXX-XXXX`, `NXX-XXX-XXXX`,
+/// `NXX.XXX.XXXX`, optionally after `1-`. The exchange may start with any digit (examples
+/// and test data write `555-123-4567`). Groups separated by spaces only (`555 123 4567`)
+/// are left alone: counters and sizes in logs look just like them.
+const PHONE_NANP: &str = concat!(
+    r"(?:1(?:[-. +]|%20)?)?(?:\(|%28)[2-9][0-9]{2}(?:\)|%29)(?:[ .-]|%20|\+)?[0-9]{3}[-. ][0-9]{4}",
+    r"|(?:1[-.])?[2-9][0-9]{2}[-.][0-9]{3}[-.][0-9]{4}",
+);
 
 /// Eight groups, six groups and an IPv4 tail, or a compressed form with `::` (times and
 /// MACs have neither, so they never become candidates); optional zone. `Ipv6Addr`
@@ -1263,6 +1278,37 @@ fn e164_end(hay: &[u8], s: usize) -> Option<usize> {
 }
 
 /// E.164: not glued to a word before, 8–15 digits, nothing glued after.
+/// Not glued to a word or an id, consistent separators, an area code that is not `N11`
+/// (service codes such as 411 and 911), not continued like a time or a range.
+fn check_phone_nanp(hay: &[u8], span: Range<usize>) -> Verdict {
+    let (s, e) = (span.start, span.end);
+    let reject = Verdict::Reject(s + 1);
+    let glued = before(hay, s).is_some_and(|b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'.' | b'#' | b'-' | b'_' | b'(')
+    });
+    if glued || phone_followed_badly(hay, e) {
+        return reject;
+    }
+    let mut buf = [0u8; 64];
+    let Some(text) = url_unescaped(&hay[s..e], &mut buf) else {
+        return reject;
+    };
+    let mut d = [0u8; 11];
+    let n = collect_digits(text, 0..text.len(), &mut d);
+    let ten = match n {
+        10 => &d[..10],
+        11 if d[0] == 1 => &d[1..11],
+        _ => return reject,
+    };
+    if ten[1] == 1 && ten[2] == 1 {
+        return reject;
+    }
+    if !separators_consistent(text, b"-.") {
+        return reject;
+    }
+    Verdict::Accept(span)
+}
+
 fn check_phone_intl(hay: &[u8], span: Range<usize>) -> Verdict {
     let s = span.start;
     let reject = Verdict::Reject(s + 1);

@@ -108,7 +108,7 @@ fn all_patterns_compile_and_names_are_unique() {
         assert!(BUILTINS[..i].iter().all(|o| o.name != b.name), "{}", b.name);
         assert!(b.pattern.is_ascii(), "{}", b.name);
     }
-    assert_eq!(BUILTINS.len(), 18);
+    assert_eq!(BUILTINS.len(), 19);
     assert!(builtin("email").is_some());
     assert!(builtin("nope").is_none());
 }
@@ -273,6 +273,37 @@ fn phone_intl() {
     none("+1234567 short");
     none("+1234567890123456 too long");
     none("+4915112345678abc");
+}
+
+#[test]
+fn phone_nanp() {
+    for hay in [
+        "(555) 123-4567",
+        "(555)123-4567",
+        "(555)-123-4567",
+        "555-123-4567",
+        "555.123.4567",
+        "1-800-555-0199",
+        "1 (212) 555-0143",
+        "%28555%29%20123-4567",
+        "1%20%28888%29%20555-3465",
+        "1+(212)+555-0143",
+    ] {
+        one("phone_nanp", &format!("call {hay} today"), hay);
+    }
+    one("phone_nanp", "phone=555-123-4567&x=1", "555-123-4567");
+    one(
+        "phone_nanp",
+        "GET /by-phone/555-123-4567 HTTP/1.1",
+        "555-123-4567",
+    );
+    none("555 123 4567 bytes"); // spaces only: sizes and counters look like this
+    none("555-123.4567"); // mixed separators
+    none("911-555-1234 411-555-1234"); // service codes, not area codes
+    none("123-456-7890"); // no area code starts with 1
+    none("INV-555-123-4567 x555-123-4567 555-123-4567-12 555-123-45678");
+    none("v555.123.4567.1 at 555-123-4567:30");
+    none("2024-555-1234 01-555-123-4567");
 }
 
 #[test]
