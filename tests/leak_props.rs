@@ -159,6 +159,21 @@ fn phone() -> impl Strategy<Value = Pii> {
     })
 }
 
+fn phone_nanp() -> impl Strategy<Value = Pii> {
+    ("[2-9][02-9][0-9]", "[0-9]{3}", "[0-9]{4}", 0..4usize).prop_map(|(a, b, c, form)| {
+        let written = match form {
+            0 => format!("({a}) {b}-{c}"),
+            1 => format!("{a}-{b}-{c}"),
+            2 => format!("{a}.{b}.{c}"),
+            _ => format!("%28{a}%29%20{b}-{c}"),
+        };
+        Pii {
+            forbidden: vec![format!("{b}-{c}"), format!("{b}.{c}")],
+            written,
+        }
+    })
+}
+
 fn iban() -> impl Strategy<Value = Pii> {
     (
         prop::sample::select(vec!["NWBK", "BARC", "HBUK"]),
@@ -174,7 +189,15 @@ fn iban() -> impl Strategy<Value = Pii> {
 }
 
 fn pii() -> impl Strategy<Value = Pii> {
-    prop_oneof![email(), ipv4(), ipv6(), card(), phone(), iban()]
+    prop_oneof![
+        email(),
+        ipv4(),
+        ipv6(),
+        card(),
+        phone(),
+        phone_nanp(),
+        iban()
+    ]
 }
 
 fn filler() -> impl Strategy<Value = String> {

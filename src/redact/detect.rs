@@ -1283,9 +1283,8 @@ fn e164_end(hay: &[u8], s: usize) -> Option<usize> {
 fn check_phone_nanp(hay: &[u8], span: Range<usize>) -> Verdict {
     let (s, e) = (span.start, span.end);
     let reject = Verdict::Reject(s + 1);
-    let glued = before(hay, s).is_some_and(|b| {
-        b.is_ascii_alphanumeric() || matches!(b, b'.' | b'#' | b'-' | b'_' | b'(')
-    });
+    let glued = before(hay, s)
+        .is_some_and(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'#' | b'-' | b'_'));
     if glued || phone_followed_badly(hay, e) {
         return reject;
     }
