@@ -1,6 +1,7 @@
 //! Inputs the fuzzers once failed on, replayed as ordinary tests (`fuzz/regressions/TARGET/`).
 //! Each file is fed to the same property its target checks.
 
+use redactd::input::syslog::{Frame, Framer};
 use redactd::pseudo::{Key, Pseudonymiser};
 use redactd::redact::{stream::StreamRedactor, Redactor};
 use redactd::rules::RuleSet;
@@ -48,5 +49,38 @@ fn stream_chunked_regressions_stream_equal_to_whole() {
             String::from_utf8_lossy(&whole),
             "{name}"
         );
+    }
+}
+
+/// Frames of `data` read `cut` bytes at a time (the `syslog_frame` target's helper).
+fn syslog_frames(data: &[u8], cut: usize) -> Vec<Frame> {
+    let mut framer = Framer::new(256);
+    let mut out = Vec::new();
+    for piece in data.chunks(cut.max(1)) {
+        framer.extend(piece);
+        while let Some(f) = framer.next_frame() {
+            out.push(f);
+        }
+    }
+    out.extend(framer.finish());
+    out
+}
+
+/// `syslog_frame`: the first byte picks the read size, the rest is the stream; frames read
+/// in pieces must equal frames read whole, and no message may exceed the limit.
+#[test]
+fn syslog_frame_regressions_frame_the_same_in_pieces_and_whole() {
+    let cases = regressions("syslog_frame");
+    assert!(!cases.is_empty());
+    for (name, data) in cases {
+        let cut = 1 + data[0] as usize % 64;
+        let stream = &data[1..];
+        let whole = syslog_frames(stream, stream.len());
+        assert_eq!(whole, syslog_frames(stream, cut), "{name}");
+        for f in &whole {
+            if let Frame::Message(m) = f {
+                assert!(m.len() <= 256, "{name}");
+            }
+        }
     }
 }

@@ -140,7 +140,10 @@ impl Framer {
                 self.start += p + 1;
                 Some(frame)
             }
-            None if avail.len() > self.max => {
+            // A line may be `max` bytes plus the `\r` of a CRLF still waiting for its `\n`.
+            None if avail.len() > self.max + 1
+                || (avail.len() == self.max + 1 && avail[self.max] != b'\r') =>
+            {
                 self.start = self.buf.len();
                 self.skip_line = true;
                 Some(Frame::Oversize)
@@ -298,6 +301,17 @@ mod tests {
             frames(100, &[b"5 hello<13>plain line\r\n10 <13>second\n3 abc"]),
             vec![m("hello"), m("<13>plain line"), m("<13>second"), m("abc")]
         );
+    }
+
+    #[test]
+    fn a_crlf_line_of_exactly_the_limit_is_a_message_when_its_lf_comes_later() {
+        let line = "x".repeat(16);
+        let whole = frames(16, &[format!("{line}\r\n").as_bytes()]);
+        let split = frames(16, &[format!("{line}\r").as_bytes(), b"\n"]);
+        assert_eq!(whole, vec![m(&line)]);
+        assert_eq!(split, whole);
+        let longer = frames(16, &[format!("{line}x\r").as_bytes(), b"\n"]);
+        assert_eq!(longer, vec![Frame::Oversize]);
     }
 
     #[test]
