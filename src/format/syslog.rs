@@ -12,6 +12,9 @@
 //!   `TAG:` is tolerated and everything after HOSTNAME is MSG. The header is kept; MSG is
 //!   a [`Role::Text`] field.
 //!
+//! In both, an MSG that is itself an access-log line or a JSON object (also after `@cee:`)
+//! is parsed as one, its fields in place of the one text field.
+//!
 //! HOSTNAME must look like a host name or address (letters, digits, `.-_:%`), otherwise
 //! the line does not parse: a header field is never scanned, so a word that is not a host
 //! name must not end up there.
@@ -149,8 +152,43 @@ fn parse_5424(line: &[u8], mut i: usize, out: &mut Vec<Field>) -> bool {
     if line[i..].starts_with(b"\xEF\xBB\xBF") {
         i += 3;
     }
-    push(out, i, line.len(), Role::Text);
+    push_msg(line, i, out);
     true
+}
+
+/// MSG from `start` to the end of the line. An access-log line (nginx and Apache log to
+/// syslog this way) or a JSON object (also after rsyslog's `@cee:` cookie) gets the fields
+/// of its own format, so its client, user, agent and members are treated as in a plain
+/// access or JSON log; anything else is one text field.
+fn push_msg(line: &[u8], start: usize, out: &mut Vec<Field>) {
+    let mut body = start;
+    if line[start..].starts_with(b"@cee:") {
+        body += 5;
+        while line.get(body) == Some(&b' ') {
+            body += 1;
+        }
+    }
+    let msg = &line[body..];
+    let base = out.len();
+    let parsed = match super::detect(msg) {
+        super::Format::Combined => super::combined::parse(msg, out),
+        super::Format::Json => super::json::parse(msg, out),
+        _ => false,
+    };
+    if !parsed {
+        out.truncate(base);
+        push(out, start, line.len(), Role::Text);
+        return;
+    }
+    let shift = |r: &mut (usize, usize)| *r = (r.0 + body, r.1 + body);
+    for f in &mut out[base..] {
+        f.span = f.span.start + body..f.span.end + body;
+        if let Role::JsonString { key: Some(k), .. } | Role::JsonNumber { key: Some(k), .. } =
+            &mut f.role
+        {
+            shift(k);
+        }
+    }
 }
 
 /// Parses `SD-ID *(SP PARAM="VALUE")]` starting after `[`; returns the index after `]`.
@@ -247,12 +285,12 @@ fn parse_3164(line: &[u8], start: usize, out: &mut Vec<Field>) -> bool {
     let tagged = tagged && matches!(line.get(j + 1), None | Some(&b' '));
     if tagged {
         let m = (j + 2).min(line.len());
-        push(out, m, line.len(), Role::Text);
+        push_msg(line, m, out);
         true
     } else if iso {
         false
     } else {
-        push(out, msg_start, line.len(), Role::Text);
+        push_msg(line, msg_start, out);
         true
     }
 }
@@ -293,6 +331,42 @@ mod tests {
             assert!(f.span.end <= line.len());
             last = f.span.end;
         }
+    }
+
+    #[test]
+    fn an_access_log_or_json_message_gets_the_fields_of_its_format_in_place() {
+        let line = br#"<190>Jan 15 10:30:00 web01 nginx: 192.0.2.44 - alice [15/Jan/2024:10:30:00 +0000] "GET /a HTTP/1.1" 200 5 "-" "curl/8""#;
+        let got = fields(line).unwrap();
+        assert!(
+            got.contains(&(Role::Client, "192.0.2.44".into())),
+            "{got:?}"
+        );
+        assert!(got.contains(&(Role::User, "alice".into())), "{got:?}");
+        assert!(got.contains(&(Role::UserAgent, "curl/8".into())), "{got:?}");
+
+        let line = br#"Jan 15 10:30:00 app1 myapp[12]: @cee: {"name":"Bob","n":3}"#;
+        let mut out = Vec::new();
+        assert!(parse(line, &mut out));
+        check_invariants(line, &out);
+        let members: Vec<(&[u8], &[u8])> = out
+            .iter()
+            .filter_map(|f| match f.role {
+                Role::JsonString {
+                    key: Some((a, b)), ..
+                }
+                | Role::JsonNumber {
+                    key: Some((a, b)), ..
+                } => Some((&line[a..b], &line[f.span.clone()])),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(members, vec![(&b"name"[..], &b"Bob"[..]), (b"n", b"3")]);
+
+        // Not an access line, not JSON: one text field as before.
+        assert_eq!(
+            fields(b"Jan 15 10:30:00 app1 myapp: {not json"),
+            f(&[(Role::Text, "{not json")])
+        );
     }
 
     #[test]
