@@ -81,6 +81,12 @@ pub static BUILTINS: &[Builtin] = &[
         check: check_jwt,
     },
     Builtin {
+        name: "api_token",
+        kind: ValueKind::Secret,
+        pattern: API_TOKEN,
+        check: check_api_token,
+    },
+    Builtin {
         name: "auth_header",
         kind: ValueKind::Secret,
         pattern: AUTH_HEADER,
@@ -199,6 +205,38 @@ pub fn builtin(name: &str) -> Option<&'static Builtin> {
 
 /// `eyJ…` header, `eyJ…` payload, base64url signature (may be empty).
 const JWT: &str = r"\beyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*";
+
+/// Access keys and tokens of well-known services, by their published prefixes: AWS access
+/// key ids, GitHub, GitLab, Slack, Stripe, Google API keys, SendGrid and npm. Lengths are
+/// checked in [`check_api_token`] (patterns stay unbounded: bounded repetitions blow up the
+/// lazy DFA).
+const API_TOKEN: &str = concat!(
+    r"\b(?:(?:AKIA|ASIA)[A-Z0-9]+|gh[pousr]_[A-Za-z0-9]+|github_pat_[A-Za-z0-9_]+",
+    r"|glpat-[A-Za-z0-9_-]+|xox[abposr]-[A-Za-z0-9-]+|[rs]k_(?:live|test)_[A-Za-z0-9]+",
+    r"|AIza[A-Za-z0-9_-]+|SG\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+|npm_[A-Za-z0-9]+)",
+);
+
+/// The published length of each token kind (or its least), and nothing glued after it.
+fn check_api_token(hay: &[u8], span: Range<usize>) -> Verdict {
+    let t = &hay[span.clone()];
+    let len = t.len();
+    let ok = match t {
+        _ if t.starts_with(b"AKIA") || t.starts_with(b"ASIA") => len == 20,
+        _ if t.starts_with(b"github_pat_") => len >= 40,
+        _ if t.starts_with(b"gh") => len == 40,
+        _ if t.starts_with(b"glpat-") => len >= 24,
+        _ if t.starts_with(b"xox") => len >= 15,
+        _ if t.starts_with(b"sk_") || t.starts_with(b"rk_") => len >= 20,
+        _ if t.starts_with(b"AIza") => len == 39,
+        _ if t.starts_with(b"SG.") => len >= 30,
+        _ => len == 40, // npm_
+    };
+    if ok && !at(hay, span.end).is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        Verdict::Accept(span)
+    } else {
+        Verdict::Reject(span.end.max(span.start + 1))
+    }
+}
 
 /// `Authorization: [scheme] credential` (header, JSON key, log field) or a bare
 /// `Bearer <token>` / `Basic <base64>` (written `Bearer`, `bearer` or `BEARER`, which the

@@ -4,7 +4,8 @@
 //! Every built-in pattern needs at least one of these in its match: a digit, `@`, `%`, `\`,
 //! `:` or `=` (numbers, e-mail in all its forms, IPv6, URLs, `name=value` and `name: value`
 //! secrets), or one of the words `Bearer`/`Basic` (bare credentials, in the three casings
-//! the `auth_header` pattern accepts), `eyJ` (JWTs), or the phrases that introduce a login
+//! the `auth_header` pattern accepts), `eyJ` (JWTs), the prefixes of service tokens
+//! (`AKIA`, `ghp_`, `xoxb-`, `sk_live_`, …), or the phrases that introduce a login
 //! name in system logs (`Accepted `, `Invalid user `, `for user `, `/home/`, …). A test checks this against the
 //! patterns on generated text; when a detector changes, that test says whether this list
 //! must change too.
@@ -24,6 +25,29 @@ const TRIGGER_WORDS: &[&str] = &[
     "basic",
     "BASIC",
     "eyJ",
+    // service tokens by prefix (`api_token`)
+    "AKIA",
+    "ASIA",
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "github_pat_",
+    "glpat-",
+    "xoxa-",
+    "xoxb-",
+    "xoxp-",
+    "xoxo-",
+    "xoxs-",
+    "xoxr-",
+    "sk_live_",
+    "sk_test_",
+    "rk_live_",
+    "rk_test_",
+    "AIza",
+    "SG.",
+    "npm_",
     // login names in system logs (`login_user`)
     "Accepted ",
     "Failed ",

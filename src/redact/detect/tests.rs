@@ -108,7 +108,7 @@ fn all_patterns_compile_and_names_are_unique() {
         assert!(BUILTINS[..i].iter().all(|o| o.name != b.name), "{}", b.name);
         assert!(b.pattern.is_ascii(), "{}", b.name);
     }
-    assert_eq!(BUILTINS.len(), 19);
+    assert_eq!(BUILTINS.len(), 20);
     assert!(builtin("email").is_some());
     assert!(builtin("nope").is_none());
 }
@@ -273,6 +273,30 @@ fn phone_intl() {
     none("+1234567 short");
     none("+1234567890123456 too long");
     none("+4915112345678abc");
+}
+
+#[test]
+fn api_token() {
+    for hay in [
+        "AKIAIOSFODNN7EXAMPLE",
+        "ASIAY34FZKBOKMUTVV7A",
+        "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+        "gho_16C7e42F292c6912E7710c838347Ae178B4a",
+        "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUV",
+        "glpat-xYz12345678901234567",
+        "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy",
+        "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
+        "rk_test_51H0abcdefghijklmnop",
+        "AIzaSyA-1234567890abcdefghijklmnopqrstu",
+        "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",
+        "npm_abcdefghijklmnopqrstuvwxyz0123456789",
+    ] {
+        one("api_token", &format!("deploy with {hay} now"), hay);
+    }
+    // Wrong lengths, glued, or only a prefix: not a token.
+    none("AKIAIOSFODNN7EXAMPL AKIAIOSFODNN7EXAMPLE1 ghp_short xAKIAIOSFODNN7EXAMPLE");
+    none("risk_live_4eC39HqLyjWDarjtT1zdp7dc sk_live_ AIzaSy npm_install gh_pages");
+    none("the skill ASIA-Pacific region SG.com");
 }
 
 #[test]
