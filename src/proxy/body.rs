@@ -58,8 +58,9 @@ pub(crate) struct RequestBody<B> {
     read: Arc<AtomicU64>,
     limit: u64,
     read_timeout: Duration,
-    /// Armed while the body waits for the client; reset by every frame.
-    deadline: Pin<Box<tokio::time::Sleep>>,
+    /// Made the first time the body waits for the client (a request without a body never
+    /// needs one); reset by every frame.
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
     fault: BodyFault,
 }
 
@@ -76,7 +77,7 @@ impl<B> RequestBody<B> {
             read,
             limit,
             read_timeout,
-            deadline: Box::pin(tokio::time::sleep(read_timeout)),
+            deadline: None,
             fault,
         }
     }
@@ -95,15 +96,22 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
+        let timeout = this.read_timeout;
         let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) else {
-            if this.deadline.as_mut().poll(cx).is_ready() {
+            let deadline = this
+                .deadline
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+            if deadline.as_mut().poll(cx).is_ready() {
                 this.fault.0.store(BodyFault::TIMED_OUT, Ordering::Relaxed);
-                return Poll::Ready(Some(Err(Box::new(BodyReadTimeout(this.read_timeout)))));
+                return Poll::Ready(Some(Err(Box::new(BodyReadTimeout(timeout)))));
             }
             return Poll::Pending;
         };
-        let next = tokio::time::Instant::now() + this.read_timeout;
-        this.deadline.as_mut().reset(next);
+        if let Some(deadline) = this.deadline.as_mut() {
+            deadline
+                .as_mut()
+                .reset(tokio::time::Instant::now() + timeout);
+        }
         Poll::Ready(match frame {
             Some(Ok(frame)) => {
                 if let Some(data) = frame.data_ref() {
