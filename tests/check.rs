@@ -182,3 +182,45 @@ fn exit_statuses_are_documented_in_help() {
         "{help}"
     );
 }
+
+#[test]
+fn input_tls_files_are_loaded_and_a_mismatched_or_missing_one_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".into()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let other_key = rcgen::KeyPair::generate().unwrap();
+    std::fs::write(dir.path().join("cert.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.path().join("key.pem"), key.serialize_pem()).unwrap();
+    std::fs::write(dir.path().join("other.pem"), other_key.serialize_pem()).unwrap();
+    let config = dir.path().join("redactd.toml");
+    let write = |key_file: &str, ca: &str| {
+        std::fs::write(
+            &config,
+            format!(
+                "[keys]\ndir = \"keys\"\n\n[[input]]\ntype = \"proxy\"\nname = \"web\"\nlisten = \"127.0.0.1:0\"\nupstream = \"https://127.0.0.1:1\"\ntls_cert = \"cert.pem\"\ntls_key = \"{key_file}\"\nupstream_ca = \"{ca}\"\n\n[[sink]]\nname = \"out\"\ntype = \"stdout\"\n"
+            ),
+        )
+        .unwrap();
+    };
+    write("key.pem", "cert.pem");
+    init_keys(dir.path(), &config);
+    let out = check(dir.path(), &config);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", stderr(&out));
+    assert!(
+        stdout.contains("input `web`: TLS certificate and key"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("input `web`: upstream CA"), "{stdout}");
+
+    write("other.pem", "missing-ca.pem");
+    let out = check(dir.path(), &config);
+    assert_eq!(out.status.code(), Some(64));
+    let err = stderr(&out);
+    assert!(err.contains("does not match the certificate"), "{err}");
+    assert!(err.contains("missing-ca.pem"), "{err}");
+    assert!(err.contains("2 errors found"), "{err}");
+}

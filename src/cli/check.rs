@@ -81,6 +81,7 @@ pub fn run(args: CheckArgs) -> Result<(), Failure> {
     }
     let geo = check_geoip(&config, &mut report);
     check_profiles(&config, key.as_ref(), geo, &mut report);
+    check_input_files(&config, &mut report);
 
     if !args.quiet {
         for line in &report.ok {
@@ -104,6 +105,36 @@ pub fn run(args: CheckArgs) -> Result<(), Failure> {
             EXIT_CONFIG,
             anyhow::anyhow!("{name}: {n} error{} found", if n == 1 { "" } else { "s" }),
         ))
+    }
+}
+
+/// Loads each input's TLS certificate and key (checking they match) and a proxy's extra
+/// upstream CA, as starting it would.
+fn check_input_files(config: &Config, report: &mut Report) {
+    use redactd::config::InputKind;
+    use redactd::proxy::{check_tls_files, check_upstream_ca, TlsFiles};
+    for input in &config.inputs {
+        let (tls, ca) = match &input.kind {
+            InputKind::Proxy(p) => (p.tls.as_ref(), p.upstream_ca.as_deref()),
+            InputKind::Syslog(s) => (s.tls.as_ref(), None),
+            InputKind::Stdin => (None, None),
+        };
+        if let Some((cert, key)) = tls {
+            let files = TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            };
+            match check_tls_files(&files) {
+                Ok(()) => report.ok(format!("input `{}`: TLS certificate and key", input.name)),
+                Err(e) => report.error(format!("input `{}`: {e}", input.name)),
+            }
+        }
+        if let Some(ca) = ca {
+            match check_upstream_ca(ca) {
+                Ok(()) => report.ok(format!("input `{}`: upstream CA", input.name)),
+                Err(e) => report.error(format!("input `{}`: {e}", input.name)),
+            }
+        }
     }
 }
 

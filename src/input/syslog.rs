@@ -15,7 +15,6 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
-use rustls::pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio_rustls::TlsAcceptor;
@@ -165,27 +164,16 @@ impl Framer {
     }
 }
 
-/// Builds the TLS acceptor from a PEM certificate chain and key.
+/// Builds the TLS acceptor from a PEM certificate chain and key (TLS 1.2 and 1.3, no ALPN;
+/// the files are re-read when they change, as the proxy's are).
 pub fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, String> {
-    let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
-    let cert_pem = read(cert)?;
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("{}: bad PEM: {e}", cert.display()))?;
-    if certs.is_empty() {
-        return Err(format!("{}: no CERTIFICATE in the file", cert.display()));
-    }
-    let key_der = PrivateKeyDer::from_pem_slice(&read(key)?)
-        .map_err(|e| format!("{}: no usable private key: {e}", key.display()))?;
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| e.to_string())?
-    .with_no_client_auth()
-    .with_single_cert(certs, key_der)
-    .map_err(|e| format!("{}: {e}", key.display()))?;
-    Ok(TlsAcceptor::from(Arc::new(config)))
+    let files = crate::proxy::TlsFiles {
+        cert: cert.to_path_buf(),
+        key: key.to_path_buf(),
+    };
+    crate::proxy::tls::server_config_with_alpn(&files, &[])
+        .map(TlsAcceptor::from)
+        .map_err(|e| e.to_string())
 }
 
 /// Receives datagrams until the task is dropped. Never waits on a full sink queue.

@@ -29,7 +29,7 @@ mod handler;
 mod net;
 pub mod record;
 mod route;
-mod tls;
+pub(crate) mod tls;
 
 use std::future::Future;
 use std::io;
@@ -52,7 +52,7 @@ pub use body::{BodyReadTimeout, BodyTooLarge, BoxError, DlpDecodeError};
 pub use net::{Cidr, CidrError};
 pub use record::RecordSink;
 pub use route::{describe as describe_routes, normalise_path, CompressedBodies, Route, RouteError};
-pub use tls::{TlsError, TlsFiles};
+pub use tls::{check_files as check_tls_files, check_upstream_ca, TlsError, TlsFiles};
 
 use net::IoState;
 use record::Recorder;

@@ -136,8 +136,27 @@ impl ResolvesServerCert for Reloading {
     }
 }
 
-/// The server configuration for `files`.
+/// Reads the pair and checks that the key matches the certificate, as serving would.
+pub fn check_files(files: &TlsFiles) -> Result<(), TlsError> {
+    load(files).map(|_| ())
+}
+
+/// Reads the extra CA certificates for HTTPS upstreams, as the proxy would.
+pub fn check_upstream_ca(path: &Path) -> Result<(), TlsError> {
+    client_config(Some(path)).map(|_| ())
+}
+
+/// The proxy's server configuration for `files`: ALPN `h2` and `http/1.1`.
 pub(crate) fn server_config(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    server_config_with_alpn(files, &[b"h2", b"http/1.1"])
+}
+
+/// A server configuration for `files` offering `alpn` (none: no ALPN), TLS 1.2 and 1.3,
+/// the files re-read when they change.
+pub fn server_config_with_alpn(
+    files: &TlsFiles,
+    alpn: &[&[u8]],
+) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     let ck = load(files)?;
     let resolver = Reloading {
         files: files.clone(),
@@ -148,7 +167,7 @@ pub(crate) fn server_config(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(resolver));
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(config))
 }
 
