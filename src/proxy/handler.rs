@@ -224,6 +224,23 @@ fn is_timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
+/// A body DLP may change is no longer byte-for-byte the upstream's: a strong `ETag` becomes
+/// weak (`W/"…"`), as nginx does for bodies it rewrites.
+fn weaken_etag(headers: &mut HeaderMap) {
+    let Some(tag) = headers.get(header::ETAG) else {
+        return;
+    };
+    if tag.as_bytes().starts_with(b"W/") {
+        return;
+    }
+    let mut weak = b"W/".to_vec();
+    weak.extend_from_slice(tag.as_bytes());
+    match HeaderValue::from_bytes(&weak) {
+        Ok(v) => headers.insert(header::ETAG, v),
+        Err(_) => headers.remove(header::ETAG),
+    };
+}
+
 /// What DLP does with one response body.
 #[derive(Debug, PartialEq, Eq)]
 enum DlpPlan {
@@ -573,6 +590,7 @@ pub(crate) async fn handle(
                     coding.map_or(DlpOutcome::Scanned, |_| DlpOutcome::Decoded),
                 );
                 parts.headers.remove(header::CONTENT_LENGTH);
+                weaken_etag(&mut parts.headers);
                 body = DlpBody::new(body, dlp.clone(), coding).boxed_unsync();
             }
             DlpPlan::PassUnscanned => count_dlp(&shared, DlpOutcome::Unscanned),
@@ -635,6 +653,19 @@ mod tests {
             plan(DlpScope::Ignore, Some(&hv("gzip")), decode),
             DlpPlan::Ignore
         );
+    }
+
+    #[test]
+    fn a_strong_etag_becomes_weak_and_a_weak_one_stays() {
+        let mut h = HeaderMap::new();
+        h.insert(header::ETAG, HeaderValue::from_static("\"abc\""));
+        weaken_etag(&mut h);
+        assert_eq!(h[header::ETAG], "W/\"abc\"");
+        weaken_etag(&mut h);
+        assert_eq!(h[header::ETAG], "W/\"abc\"");
+        let mut none = HeaderMap::new();
+        weaken_etag(&mut none);
+        assert!(none.is_empty());
     }
 
     #[test]
