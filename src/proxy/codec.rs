@@ -19,7 +19,8 @@ const FEED: usize = 1024;
 pub(crate) enum Coding {
     /// `gzip` (also `x-gzip`).
     Gzip,
-    /// `deflate`: zlib-wrapped DEFLATE (RFC 9110).
+    /// `deflate`: zlib-wrapped DEFLATE (RFC 9110), or raw DEFLATE as some servers send it
+    /// (told apart by the first two bytes, and encoded again the same way).
     Deflate,
     /// `br`: Brotli.
     Brotli,
@@ -46,14 +47,24 @@ impl Coding {
 
 enum Decoder {
     Gzip(flate2::write::GzDecoder<Vec<u8>>),
+    /// `deflate` before its first two bytes have come: zlib or raw is not known yet.
+    DeflateUndecided(Vec<u8>),
     Deflate(flate2::write::ZlibDecoder<Vec<u8>>),
+    RawDeflate(flate2::write::DeflateDecoder<Vec<u8>>),
     Brotli(Box<brotli::DecompressorWriter<Vec<u8>>>),
 }
 
 enum Encoder {
     Gzip(flate2::write::GzEncoder<Vec<u8>>),
     Deflate(flate2::write::ZlibEncoder<Vec<u8>>),
+    RawDeflate(flate2::write::DeflateEncoder<Vec<u8>>),
     Brotli(Box<brotli::CompressorWriter<Vec<u8>>>),
+}
+
+/// Whether two bytes start a zlib stream (RFC 1950: method 8, window ≤ 32 KiB, header
+/// check); raw DEFLATE otherwise.
+fn is_zlib_header(b: [u8; 2]) -> bool {
+    b[0] & 0x0F == 8 && b[0] >> 4 <= 7 && (u16::from(b[0]) << 8 | u16::from(b[1])) % 31 == 0
 }
 
 /// Decodes a compressed body and encodes its scanned text again, with one coding.
@@ -77,7 +88,7 @@ impl Transcoder {
                 )),
             ),
             Coding::Deflate => (
-                Decoder::Deflate(flate2::write::ZlibDecoder::new(Vec::new())),
+                Decoder::DeflateUndecided(Vec::new()),
                 Encoder::Deflate(flate2::write::ZlibEncoder::new(
                     Vec::new(),
                     Compression::new(LEVEL),
@@ -105,39 +116,76 @@ impl Transcoder {
         for piece in compressed.chunks(FEED) {
             match &mut self.decoder {
                 Decoder::Gzip(d) => d.write_all(piece)?,
+                Decoder::DeflateUndecided(head) => {
+                    head.extend_from_slice(piece);
+                    if head.len() >= 2 {
+                        self.decide_deflate()?;
+                    }
+                }
                 Decoder::Deflate(d) => d.write_all(piece)?,
+                Decoder::RawDeflate(d) => d.write_all(piece)?,
                 Decoder::Brotli(d) => d.write_all(piece)?,
             }
-            let out = self.decoded();
-            if !out.is_empty() {
-                text(out);
-                out.clear();
-            }
+            self.hand_on(&mut text);
         }
         Ok(())
+    }
+
+    /// Picks zlib or raw DEFLATE from the first bytes (and the encoder to match), then
+    /// decodes what has come so far.
+    fn decide_deflate(&mut self) -> io::Result<()> {
+        let Decoder::DeflateUndecided(head) = &mut self.decoder else {
+            return Ok(());
+        };
+        let head = std::mem::take(head);
+        if is_zlib_header([head[0], head[1]]) {
+            let mut d = flate2::write::ZlibDecoder::new(Vec::new());
+            d.write_all(&head)?;
+            self.decoder = Decoder::Deflate(d);
+        } else {
+            let mut d = flate2::write::DeflateDecoder::new(Vec::new());
+            d.write_all(&head)?;
+            self.decoder = Decoder::RawDeflate(d);
+            self.encoder = Encoder::RawDeflate(flate2::write::DeflateEncoder::new(
+                Vec::new(),
+                Compression::new(LEVEL),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Hands the text decoded so far to `text`.
+    fn hand_on(&mut self, text: &mut impl FnMut(&[u8])) {
+        let out = match &mut self.decoder {
+            Decoder::Gzip(d) => d.get_mut(),
+            Decoder::DeflateUndecided(_) => return,
+            Decoder::Deflate(d) => d.get_mut(),
+            Decoder::RawDeflate(d) => d.get_mut(),
+            Decoder::Brotli(d) => d.get_mut(),
+        };
+        if !out.is_empty() {
+            text(out);
+            out.clear();
+        }
     }
 
     /// Ends decoding: hands on the last text; an error when the body was cut short.
     pub(crate) fn finish_decoding(&mut self, mut text: impl FnMut(&[u8])) -> io::Result<()> {
         match &mut self.decoder {
             Decoder::Gzip(d) => d.try_finish()?,
+            Decoder::DeflateUndecided(head) if head.is_empty() => {}
+            Decoder::DeflateUndecided(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "a deflate body of one byte",
+                ))
+            }
             Decoder::Deflate(d) => d.try_finish()?,
+            Decoder::RawDeflate(d) => d.try_finish()?,
             Decoder::Brotli(d) => d.close()?,
         }
-        let out = self.decoded();
-        if !out.is_empty() {
-            text(out);
-            out.clear();
-        }
+        self.hand_on(&mut text);
         Ok(())
-    }
-
-    fn decoded(&mut self) -> &mut Vec<u8> {
-        match &mut self.decoder {
-            Decoder::Gzip(d) => d.get_mut(),
-            Decoder::Deflate(d) => d.get_mut(),
-            Decoder::Brotli(d) => d.get_mut(),
-        }
     }
 
     /// Encodes scanned text.
@@ -145,6 +193,7 @@ impl Transcoder {
         match &mut self.encoder {
             Encoder::Gzip(e) => e.write_all(text),
             Encoder::Deflate(e) => e.write_all(text),
+            Encoder::RawDeflate(e) => e.write_all(text),
             Encoder::Brotli(e) => e.write_all(text),
         }
     }
@@ -157,6 +206,10 @@ impl Transcoder {
                 e.get_mut()
             }
             Encoder::Deflate(e) => {
+                e.flush()?;
+                e.get_mut()
+            }
+            Encoder::RawDeflate(e) => {
                 e.flush()?;
                 e.get_mut()
             }
@@ -183,6 +236,7 @@ impl Transcoder {
         match self.encoder {
             Encoder::Gzip(e) => e.finish(),
             Encoder::Deflate(e) => e.finish(),
+            Encoder::RawDeflate(e) => e.finish(),
             Encoder::Brotli(e) => Ok(e.into_inner()),
         }
     }
@@ -242,6 +296,32 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn raw_deflate_is_told_from_zlib_and_encoded_again_as_raw_deflate() {
+        use std::io::Read;
+        let text = b"order 42: card 4111 1111 1111 1111, thank you".repeat(50);
+        let mut raw = flate2::write::DeflateEncoder::new(Vec::new(), Compression::default());
+        raw.write_all(&text).unwrap();
+        let raw = raw.finish().unwrap();
+        assert!(!is_zlib_header([raw[0], raw[1]]));
+        let mut t = Transcoder::new(Coding::Deflate);
+        let mut got = Vec::new();
+        for piece in raw.chunks(1) {
+            t.decode(piece, |x| got.extend_from_slice(x)).unwrap();
+        }
+        t.finish_decoding(|x| got.extend_from_slice(x)).unwrap();
+        assert_eq!(got, text);
+        t.encode(&got).unwrap();
+        let mut again = t.take_encoded().unwrap();
+        again.extend(t.finish_encoding().unwrap());
+        let mut back = Vec::new();
+        flate2::read::DeflateDecoder::new(&again[..])
+            .read_to_end(&mut back)
+            .unwrap();
+        assert_eq!(back, text, "re-encoded as raw DEFLATE, as it came");
+        assert!(is_zlib_header([0x78, 0x9c]) && is_zlib_header([0x78, 0x01]));
     }
 
     #[test]
