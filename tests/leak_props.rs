@@ -266,3 +266,36 @@ proptest! {
         prop_assert_eq!(redact(&line, Format::Text), line);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    /// Pseudonyms depend on the key only: a warm scratch, one that forgot what it
+    /// remembered, and a second redactor built from the same key all write the same line.
+    #[test]
+    fn pseudonyms_are_stable_for_one_key_whatever_the_caches(
+        pii in proptest::collection::vec(pii(), 1..4),
+        before in filler(),
+    ) {
+        let line = format!("{before} {}", pii.iter().map(|p| p.written.as_str()).collect::<Vec<_>>().join(" and "));
+        let warm = redact(&line, Format::Text);
+        let again = redact(&line, Format::Text);
+        static OTHER: std::sync::OnceLock<Redactor> = std::sync::OnceLock::new();
+        let other = OTHER.get_or_init(|| {
+            Redactor::new(
+                &RuleSet::shipped(),
+                Some(Pseudonymiser::new(&Key::from_bytes([5; 32]))),
+            )
+            .unwrap()
+        });
+        let mut s = other.scratch();
+        let mut cold = Vec::new();
+        other.redact_line(line.as_bytes(), Format::Text, &mut cold, &mut s);
+        s.forget_remembered();
+        let mut forgot = Vec::new();
+        other.redact_line(line.as_bytes(), Format::Text, &mut forgot, &mut s);
+        prop_assert_eq!(&warm, &again);
+        prop_assert_eq!(&warm, &String::from_utf8(cold).unwrap());
+        prop_assert_eq!(&warm, &String::from_utf8(forgot).unwrap());
+    }
+}

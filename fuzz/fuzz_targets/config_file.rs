@@ -6,7 +6,9 @@ use libfuzzer_sys::fuzz_target;
 use redactd::config::Config;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     if text.len() > 16 * 1024 {
         return;
     }

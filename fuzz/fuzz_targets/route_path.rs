@@ -12,9 +12,6 @@ fuzz_target!(|data: &[u8]| {
     let once = normalise_path(path).into_owned();
     assert!(once.starts_with('/'), "{once:?}");
     assert!(!once.contains("//"), "{once:?}");
-    assert!(
-        !once.split('/').any(|s| s == "." || s == ".."),
-        "{once:?}"
-    );
+    assert!(!once.split('/').any(|s| s == "." || s == ".."), "{once:?}");
     assert_eq!(normalise_path(&once), once);
 });

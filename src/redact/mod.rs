@@ -107,6 +107,15 @@ pub struct Scratch {
     pub counts: Vec<u64>,
 }
 
+impl Scratch {
+    /// Forgets the pseudonym tokens and clean field values remembered so far, as a fresh
+    /// scratch would (output never depends on them; tests and fuzz targets check that).
+    pub fn forget_remembered(&mut self) {
+        self.tokens.clear();
+        self.clean_fields.clear();
+    }
+}
+
 /// How many pseudonym tokens a worker caches before starting over.
 const TOKEN_CACHE_ENTRIES: usize = 64 * 1024;
 /// How many clean field values a worker remembers before starting over.
