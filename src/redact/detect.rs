@@ -709,7 +709,8 @@ const SYSTEM_ACCOUNTS: &[&[u8]] = &[
     b"invalid",
 ];
 
-/// Login names: after `user=` only outside URL queries; system accounts are kept. The
+/// Login names: after `user=` (also in URL queries; not in compound keys such as
+/// `max_user=`); system accounts are kept. The
 /// sudo form (`jdoe : TTY=…`) and the su/PAM form (`by jdoe(uid=`) have no `value` group:
 /// they arrive as the whole match and are narrowed to the name.
 fn check_login_user(hay: &[u8], span: Range<usize>) -> Verdict {
@@ -729,9 +730,8 @@ fn check_login_user(hay: &[u8], span: Range<usize>) -> Verdict {
     }
     if ends_with_ci(hay, span.start, b"user=") && !hay[..span.start].ends_with(b"ruser=") {
         let before_key = span.start.checked_sub(6).map(|i| hay[i]);
-        if before_key.is_some_and(|b| {
-            matches!(b, b'?' | b'&' | b'_' | b'.' | b'-') || b.is_ascii_alphanumeric()
-        }) {
+        if before_key.is_some_and(|b| matches!(b, b'_' | b'.' | b'-') || b.is_ascii_alphanumeric())
+        {
             return reject;
         }
     }
