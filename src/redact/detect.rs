@@ -277,7 +277,7 @@ const LOGIN_USER: &str = concat!(
     r"(?:\b(?:Accepted|Failed|Postponed) (?:password|publickey|keyboard-interactive/pam|none|hostbased|gssapi-with-mic) for (?:invalid user |illegal user )?",
     r"|\b(?:[Ii]nvalid|[Ii]llegal) user ",
     r"|\bsession (?:opened|closed) for user ",
-    r"|\bfor user ",
+    r"|\b(?:for|of) user ",
     r"|\b(?:ruser|logname|user)=",
     r"|/home/)",
     r"(?P<value>[A-Za-z_][A-Za-z0-9._-]*)",
@@ -721,11 +721,12 @@ fn check_login_user(hay: &[u8], span: Range<usize>) -> Verdict {
     } else if hay[span.clone()].starts_with(b"by ") && hay[span.clone()].ends_with(b"(uid=") {
         span = span.start + 3..span.end - 5;
     }
+    // A sentence's full stop is not part of the name (`New session 5 of user jdoe.`).
+    while span.end > span.start && hay[span.end - 1] == b'.' {
+        span.end -= 1;
+    }
     let name = &hay[span.clone()];
-    if name.len() < 2
-        || SYSTEM_ACCOUNTS.iter().any(|a| a.eq_ignore_ascii_case(name))
-        || name.ends_with(b".")
-    {
+    if name.len() < 2 || SYSTEM_ACCOUNTS.iter().any(|a| a.eq_ignore_ascii_case(name)) {
         return reject;
     }
     if ends_with_ci(hay, span.start, b"user=") && !hay[..span.start].ends_with(b"ruser=") {

@@ -55,6 +55,7 @@ const TRIGGER_WORDS: &[&str] = &[
     "nvalid user ",
     "llegal user ",
     "for user ",
+    "of user ",
     "/home/",
 ];
 
