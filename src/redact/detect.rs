@@ -303,10 +303,14 @@ const UK_BANK_ACCOUNT: &str = concat!(
     r"(?:[ /,]|,? (?i:account|acct|acc|a/c)(?: (?i:no|number))?\.?:? )[0-9]{8}\b",
 );
 
-/// Local part, `@` / `%40` / `\u0040`, labels, alphabetic TLD. Hosts without a TLD
+/// Local part, `@` / `%40` / `\u0040`, labels, alphabetic TLD; local parts and labels may
+/// hold UTF-8 (`jürgen@müller.de`, RFC 6531). Hosts without a TLD
 /// (`user@localhost`) and IP-literal hosts (`a@1.2.3.4`) are not e-mail candidates; the
 /// IPv4 detector still finds the address in the latter.
-const EMAIL: &str = r"[A-Za-z0-9._%+-]+(?:@|%40|\\u0040)(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,24}\b";
+const EMAIL: &str = concat!(
+    r"[A-Za-z0-9._%+\x80-\xFF-]+(?:@|%40|\\u0040)",
+    r"(?:[A-Za-z0-9\x80-\xFF-]+\.)+[A-Za-z]{2,24}\b",
+);
 
 /// Country, check digits, then BBAN contiguous or in space-separated groups of four.
 const IBAN: &str = concat!(
@@ -335,7 +339,7 @@ const CARD: &str = concat!(
 /// UK numbers: the group shapes Ofcom numbers are written in (national, `(0…)`,
 /// `+44`/`%2B44` with optional `(0)`); `+` is accepted as a URL-encoded space.
 const PHONE_UK: &str = concat!(
-    r"(?:\+|%2[Bb])44[ +.-]?(?:(?:\(0\)|%280%29)[ +.-]?)?(?:[1-9][0-9]{8,9}",
+    r"(?:\+|%2[Bb]|\b00)44[ +.-]?(?:(?:\(0\)|%280%29)[ +.-]?)?(?:[1-9][0-9]{8,9}",
     r"|[1-9][0-9][ +.-][0-9]{4}[ +.-][0-9]{4}",
     r"|[1-9][0-9]{1,3}[ +.-][0-9]{3}[ +.-][0-9]{3,4}",
     r"|[1-9][0-9]{1,4}[ +.-][0-9]{4,8})",
@@ -789,6 +793,10 @@ fn check_email(hay: &[u8], span: Range<usize>) -> Verdict {
     // the address) is cut to its last 64, so the address is still caught and the result does
     // not depend on where a scan started inside the run.
     local = local.max(d.saturating_sub(64));
+    // Not in the middle of a UTF-8 character (internationalised local parts, RFC 6531).
+    while local < d && (0x80..0xC0).contains(&hay[local]) {
+        local += 1;
+    }
     local = skip_while(&hay[..d], local, |b| b == b'.');
     if local >= d {
         return reject;
@@ -1204,7 +1212,14 @@ fn check_phone_uk(hay: &[u8], span: Range<usize>) -> Verdict {
     // A `/` before is fine: numbers are path segments too (`/by-phone/07700900123`).
     let glued = before(hay, s)
         .is_some_and(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'#' | b'-' | b'_'));
-    let intl_written = starts_with_ci(hay, s, b"+44") || starts_with_ci(hay, s, b"%2b44");
+    // `0044` is the international prefix dialled from most of Europe; written unspaced it is
+    // as likely an id, so it needs a separator after it.
+    let zero_zero = hay[s..].starts_with(b"0044");
+    if zero_zero && !matches!(hay.get(s + 4), Some(b' ' | b'-' | b'.' | b'(')) {
+        return Verdict::Reject(s + 1);
+    }
+    let intl_written =
+        starts_with_ci(hay, s, b"+44") || starts_with_ci(hay, s, b"%2b44") || zero_zero;
     // `+` before a national number is only a URL-encoded space after a word (`call+0770…`)
     let bad_plus = !intl_written
         && before(hay, s) == Some(b'+')
@@ -1218,7 +1233,10 @@ fn check_phone_uk(hay: &[u8], span: Range<usize>) -> Verdict {
     let Some(text) = url_unescaped(&hay[s..e], &mut buf) else {
         return reject;
     };
-    let ok = if let Some(rest) = text.strip_prefix(b"+44") {
+    let ok = if let Some(rest) = text
+        .strip_prefix(b"+44")
+        .or_else(|| text.strip_prefix(b"0044"))
+    {
         // skip the separator and `(0)` after the country code
         let from = text.len() - rest.len();
         let mut j = skip_while(text, from, |b| matches!(b, b' ' | b'+' | b'-' | b'.'));
@@ -1241,7 +1259,7 @@ fn check_phone_uk(hay: &[u8], span: Range<usize>) -> Verdict {
     if ok && !phone_followed_badly(hay, e) {
         return Verdict::Accept(span);
     }
-    if intl_written {
+    if intl_written && !zero_zero {
         // not a UK number: it may still be a valid international one
         if let Some(end) = e164_end(hay, s) {
             return Verdict::Accept(s..end);

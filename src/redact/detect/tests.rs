@@ -253,6 +253,19 @@ fn phone_uk() {
 }
 
 #[test]
+fn phone_uk_with_the_00_international_prefix() {
+    for hay in [
+        "0044 20 7946 0958",
+        "0044 (0)20 7946 0958",
+        "0044-7700-900123",
+    ] {
+        one("phone_uk", &format!("call {hay} now"), hay);
+    }
+    none("id 00442079460958 ref"); // unspaced: as likely an id
+    none("0044 1234 5678 90123");
+}
+
+#[test]
 fn phone_intl() {
     for hay in [
         "+1 202 555 0143",
@@ -273,6 +286,26 @@ fn phone_intl() {
     none("+1234567 short");
     none("+1234567890123456 too long");
     none("+4915112345678abc");
+}
+
+#[test]
+fn email_with_utf8_local_part_or_domain() {
+    for hay in [
+        "jürgen.müller@example.de",
+        "josé@correo.es",
+        "info@bücher.de",
+        "用户@例子.com",
+    ] {
+        one("email", &format!("contact: {hay} or"), hay);
+    }
+    // A 64-byte cut never starts inside a character.
+    let long = format!("{}@example.com", "ü".repeat(40));
+    let got = run(&long);
+    assert_eq!(got.len(), 1);
+    assert!(
+        got[0].1.starts_with('ü') && got[0].1.ends_with("@example.com"),
+        "{got:?}"
+    );
 }
 
 #[test]
