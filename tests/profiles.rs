@@ -101,6 +101,27 @@ fn client_ip_policies() {
 }
 
 #[test]
+fn client_host_names_are_kept_only_when_addresses_are_and_never_encrypted_as_addresses() {
+    let line = LINE.replacen("216.160.83.56", "cpc12-lond4-2-0-cust45.example.net", 1);
+    let host = "cpc12-lond4-2-0-cust45.example.net";
+    for (policy, want) in [
+        ("keep", Some(host)),
+        ("truncate", Some("-")),
+        ("generalise", Some("-")),
+        ("drop", Some("-")),
+        ("ipcrypt", Some("-")),
+        ("ipcrypt-pfx", Some("-")),
+        ("pseudonymise", None),
+    ] {
+        let out = run(&with_profile(&format!("client_ip = \"{policy}\"")), &line);
+        match want {
+            Some(want) => assert_eq!(client(&out), want, "{policy}"),
+            None => assert!(client(&out).starts_with("ip:"), "{policy}: {out}"),
+        }
+    }
+}
+
+#[test]
 fn ipcrypt_pfx_keeps_one_subnet_in_one_pseudonymous_subnet() {
     let r = with_profile("client_ip = \"ipcrypt-pfx\"");
     let a: IpAddr = client(&run(&r, &LINE.replace("216.160.83.56", "198.51.100.7")))

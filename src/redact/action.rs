@@ -156,7 +156,8 @@ pub fn parse_ip(value: &[u8]) -> Option<IpAddr> {
 /// pseudonyms are computed over, and that `redactd lookup` computes too.
 ///
 /// * e-mail: `%XX` and `\u0040` decoded, lower case;
-/// * IP: the standard text form (RFC 5952 for IPv6; IPv4-mapped as IPv4);
+/// * IP: the standard text form (RFC 5952 for IPv6; IPv4-mapped as IPv4); a host name in
+///   lower case;
 /// * phone: E.164 (`+447700900123`), UK national numbers taken as +44;
 /// * card, IBAN, account, VAT, NINO, postcode: upper-case letters and digits only;
 /// * name: `+` and `%20` as spaces, runs of spaces collapsed, lower case;
@@ -172,7 +173,8 @@ pub fn normalise(kind: ValueKind, value: &[u8], out: &mut Vec<u8>) {
             Some(ip) => {
                 let _ = write!(out, "{ip}");
             }
-            None => out.extend_from_slice(value),
+            // A host name: DNS names are case-insensitive.
+            None => out.extend(value.iter().map(u8::to_ascii_lowercase)),
         },
         ValueKind::Phone => normalise_phone(value, out),
         ValueKind::Card

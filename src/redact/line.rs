@@ -226,6 +226,9 @@ impl Redactor {
             let rule = match parse_ip(item) {
                 Some(std::net::IpAddr::V4(_)) => self.special.ipv4,
                 Some(std::net::IpAddr::V6(_)) => self.special.ipv6,
+                // A resolved client name (`HostnameLookups On`: `cpc12-lond4-2-0-cust45…`)
+                // identifies the client as its address does.
+                None if is_client_name(item) => self.special.ipv4,
                 None => None,
             };
             match rule {
@@ -450,6 +453,15 @@ fn is_secret_key(key: &[u8]) -> bool {
         || CAMEL_SUFFIXES
             .iter()
             .any(|s| key.len() > s.len() && key.ends_with(s))
+}
+
+/// A client field that names a client rather than saying there is none: anything but `-`,
+/// `localhost` and a Unix socket (`unix:`), and that is not an address.
+pub(super) fn is_client_name(item: &[u8]) -> bool {
+    !item.is_empty()
+        && item != b"-"
+        && !item.eq_ignore_ascii_case(b"localhost")
+        && !item.starts_with(b"unix:")
 }
 
 fn is_one_of(key: &[u8], names: &[&str]) -> bool {

@@ -89,9 +89,23 @@ impl Redactor {
             out.extend_from_slice(&part[..lead]);
             match parse_ip(trimmed) {
                 Some(ip) => self.minimise_ip(m, ip, trimmed, out, s),
+                None if super::line::is_client_name(trimmed) => {
+                    self.minimise_client_name(m, trimmed, out, s)
+                }
                 None => self.redact_text(trimmed, out, s),
             }
             out.extend_from_slice(&part[lead + trimmed.len()..]);
+        }
+    }
+
+    /// A resolved client name identifies like its address: kept only when addresses are,
+    /// pseudonymised when they are, otherwise removed (a name cannot be truncated,
+    /// encrypted as an address or located).
+    fn minimise_client_name(&self, m: &Minimiser, name: &[u8], out: &mut Vec<u8>, s: &mut Scratch) {
+        match (m.profile.client_ip, self.special.ipv4) {
+            (IpPolicy::Keep, _) => self.redact_text(name, out, s),
+            (IpPolicy::Pseudonymise, Some(rule)) => self.apply(rule, name, out, s),
+            _ => out.push(b'-'),
         }
     }
 
