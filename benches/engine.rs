@@ -55,6 +55,33 @@ fn bench_text(c: &mut Criterion) {
     group.finish();
 }
 
+/// Response-body DLP's streaming redactor (financial rules, 128-byte window): a 64 KiB
+/// JSON-ish body arriving in 4 KiB chunks, a card number or IBAN every ~200 bytes.
+fn bench_stream(c: &mut Criterion) {
+    use redactd::redact::stream::StreamRedactor;
+    let dlp = Redactor::new(&redactd::proxy::dlp_rules(&RuleSet::shipped()), None).unwrap();
+    let body = repeat_to(
+        "{\"order\":1042,\"card\":\"4111 1111 1111 1111\",\"note\":\"refund to GB82 WEST 1234 5698 7654 32 within 5 days\",\"items\":[1,2,3]},\n",
+        64 * 1024,
+    );
+    let mut group = c.benchmark_group("redactd::redact::stream");
+    group.throughput(Throughput::Bytes(body.len() as u64));
+    group.bench_function("dlp_body_64k_in_4k_chunks", |b| {
+        let mut s = dlp.scratch();
+        let mut out = Vec::with_capacity(body.len() + 1024);
+        b.iter(|| {
+            out.clear();
+            let mut stream = StreamRedactor::new(&dlp, 128);
+            for chunk in body.as_bytes().chunks(4096) {
+                stream.push(chunk, &mut out, &mut s);
+            }
+            stream.finish(&mut out, &mut s);
+            out.len()
+        })
+    });
+    group.finish();
+}
+
 fn bench_lines(c: &mut Criterion) {
     let r = redactor();
     let mut group = c.benchmark_group("redactd::redact::Redactor::redact_line");
@@ -291,6 +318,7 @@ criterion_group!(
     benches,
     bench_profiles,
     bench_text,
+    bench_stream,
     bench_lines,
     bench_pseudonymise,
     bench_ipcrypt,
