@@ -2,6 +2,7 @@
 //! Each file is fed to the same property its target checks.
 
 use redactd::input::syslog::{Frame, Framer};
+use redactd::proxy::normalise_path;
 use redactd::pseudo::{Key, Pseudonymiser};
 use redactd::redact::{stream::StreamRedactor, Redactor};
 use redactd::rules::RuleSet;
@@ -82,5 +83,24 @@ fn syslog_frame_regressions_frame_the_same_in_pieces_and_whole() {
                 assert!(m.len() <= 256, "{name}");
             }
         }
+    }
+}
+
+/// `route_path`: the path normalisation routes are chosen by is rooted, has no dot
+/// segments or doubled slashes, and normalising again changes nothing.
+#[test]
+fn route_path_regressions_normalise_once_and_for_all() {
+    let cases = regressions("route_path");
+    assert!(!cases.is_empty());
+    for (name, data) in cases {
+        let Ok(path) = std::str::from_utf8(&data) else {
+            continue;
+        };
+        let once = normalise_path(path).into_owned();
+        assert!(
+            once.starts_with('/') && !once.contains("//"),
+            "{name}: {once}"
+        );
+        assert_eq!(normalise_path(&once), once, "{name}");
     }
 }

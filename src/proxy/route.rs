@@ -259,8 +259,9 @@ fn prefix_matches(prefix: &str, path: &str) -> bool {
 }
 
 /// RFC 3986 normalisation for comparing paths: `%XX` of unreserved characters decoded,
-/// repeated slashes merged, `.` and `..` segments resolved, rooted at `/` (`*` of
-/// `OPTIONS *` becomes `/*`). Other escapes stay as they are (`%2F` is not a slash).
+/// other escapes in upper case (`%2F` is not a slash), a stray `%` escaped, repeated slashes
+/// merged, `.` and `..` segments resolved, rooted at `/` (`*` of `OPTIONS *` becomes `/*`).
+/// Normalising twice gives the same as once.
 pub fn normalise_path(path: &str) -> Cow<'_, str> {
     let b = path.as_bytes();
     let plain = path.starts_with('/')
@@ -273,15 +274,28 @@ pub fn normalise_path(path: &str) -> Cow<'_, str> {
     let mut decoded = String::with_capacity(path.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
-            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                if v.is_ascii_alphanumeric() || matches!(v, b'-' | b'.' | b'_' | b'~') {
-                    decoded.push(v as char);
+        if b[i] == b'%' {
+            let hex = |at: usize| b.get(at).and_then(|&c| (c as char).to_digit(16));
+            match (hex(i + 1), hex(i + 2)) {
+                (Some(high), Some(low)) => {
+                    let v = (high * 16 + low) as u8;
+                    if v.is_ascii_alphanumeric() || matches!(v, b'-' | b'.' | b'_' | b'~') {
+                        decoded.push(v as char);
+                    } else {
+                        // Other escapes stay, in upper case.
+                        decoded.push('%');
+                        decoded.push_str(&path[i + 1..i + 3].to_ascii_uppercase());
+                    }
                     i += 3;
-                    continue;
+                }
+                // A `%` that starts no escape is itself escaped, so a second pass cannot
+                // read it together with what the first decoded (`%%33` → `%253`, not `%3`).
+                _ => {
+                    decoded.push_str("%25");
+                    i += 1;
                 }
             }
+            continue;
         }
         // Multi-byte UTF-8 passes byte by byte via its char.
         let ch = path[i..].chars().next().expect("i is on a char boundary");
@@ -395,10 +409,11 @@ mod tests {
     #[test]
     fn normalised_paths_keep_reserved_escapes_and_trailing_slashes() {
         assert_eq!(normalise_path("/a/b"), "/a/b");
-        assert_eq!(normalise_path("/a/%2f/b/"), "/a/%2f/b/");
+        assert_eq!(normalise_path("/a/%2f/b/"), "/a/%2F/b/");
+        assert_eq!(normalise_path("%%3333BB%BB"), "/%25333BB%BB");
         assert_eq!(normalise_path("/a/.."), "/");
         assert_eq!(normalise_path("/../../etc"), "/etc");
-        assert_eq!(normalise_path("/%7euser/%"), "/~user/%");
+        assert_eq!(normalise_path("/%7euser/%"), "/~user/%25");
         assert_eq!(normalise_path("/caf%C3%A9/é"), "/caf%C3%A9/é");
         assert_eq!(normalise_path("*"), "/*");
         assert_eq!(normalise_path(""), "/");
