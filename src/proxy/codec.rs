@@ -46,7 +46,7 @@ impl Coding {
 }
 
 enum Decoder {
-    Gzip(flate2::write::GzDecoder<Vec<u8>>),
+    Gzip(flate2::write::MultiGzDecoder<Vec<u8>>),
     /// `deflate` before its first two bytes have come: zlib or raw is not known yet.
     DeflateUndecided(Vec<u8>),
     Deflate(flate2::write::ZlibDecoder<Vec<u8>>),
@@ -85,7 +85,7 @@ impl Transcoder {
     pub(crate) fn new(coding: Coding) -> Transcoder {
         let (decoder, encoder) = match coding {
             Coding::Gzip => (
-                Decoder::Gzip(flate2::write::GzDecoder::new(Vec::new())),
+                Decoder::Gzip(flate2::write::MultiGzDecoder::new(Vec::new())),
                 Encoder::Gzip(flate2::write::GzEncoder::new(
                     Vec::new(),
                     Compression::new(LEVEL),
@@ -300,6 +300,17 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_gzip_body_of_several_members_is_decoded_whole() {
+        let mut two = Transcoder::encode_whole(Coding::Gzip, b"first ");
+        two.extend(Transcoder::encode_whole(Coding::Gzip, b"second"));
+        let mut t = Transcoder::new(Coding::Gzip);
+        let mut got = Vec::new();
+        t.decode(&two, |x| got.extend_from_slice(x)).unwrap();
+        t.finish_decoding(|x| got.extend_from_slice(x)).unwrap();
+        assert_eq!(got, b"first second");
     }
 
     #[test]
