@@ -347,6 +347,9 @@ mod tests {
 
     fn decoded(coding: Coding, data: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
+        if data.is_empty() {
+            return out; // an empty body stays empty
+        }
         match coding {
             Coding::Gzip => flate2::read::GzDecoder::new(data).read_to_end(&mut out),
             Coding::Deflate => flate2::read::ZlibDecoder::new(data).read_to_end(&mut out),

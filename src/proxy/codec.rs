@@ -71,6 +71,10 @@ fn is_zlib_header(b: [u8; 2]) -> bool {
 pub(crate) struct Transcoder {
     decoder: Decoder,
     encoder: Encoder,
+    /// Whether any compressed byte came, and whether any text was encoded: a body with
+    /// neither stays empty (an empty stream is no valid gzip or br stream).
+    saw_input: bool,
+    wrote: bool,
 }
 
 /// Compression level of the re-encoded body: fast, as a proxy's should be.
@@ -108,7 +112,12 @@ impl Transcoder {
                 ))),
             ),
         };
-        Transcoder { decoder, encoder }
+        Transcoder {
+            decoder,
+            encoder,
+            saw_input: false,
+            wrote: false,
+        }
     }
 
     /// Decodes `compressed`, handing the text to `text` in pieces.
@@ -117,6 +126,7 @@ impl Transcoder {
         compressed: &[u8],
         mut text: impl FnMut(&[u8]),
     ) -> io::Result<()> {
+        self.saw_input |= !compressed.is_empty();
         for piece in compressed.chunks(FEED) {
             match &mut self.decoder {
                 Decoder::Gzip(d) => d.write_all(piece)?,
@@ -175,6 +185,9 @@ impl Transcoder {
 
     /// Ends decoding: hands on the last text; an error when the body was cut short.
     pub(crate) fn finish_decoding(&mut self, mut text: impl FnMut(&[u8])) -> io::Result<()> {
+        if !self.saw_input {
+            return Ok(());
+        }
         match &mut self.decoder {
             Decoder::Gzip(d) => d.try_finish()?,
             Decoder::DeflateUndecided(head) if head.is_empty() => {}
@@ -194,6 +207,7 @@ impl Transcoder {
 
     /// Encodes scanned text.
     pub(crate) fn encode(&mut self, text: &[u8]) -> io::Result<()> {
+        self.wrote |= !text.is_empty();
         match &mut self.encoder {
             Encoder::Gzip(e) => e.write_all(text),
             Encoder::Deflate(e) => e.write_all(text),
@@ -204,6 +218,9 @@ impl Transcoder {
 
     /// Flushes the encoder and takes what it has written: one frame for the client.
     pub(crate) fn take_encoded(&mut self) -> io::Result<Vec<u8>> {
+        if !self.wrote {
+            return Ok(Vec::new());
+        }
         let out = match &mut self.encoder {
             Encoder::Gzip(e) => {
                 e.flush()?;
@@ -235,8 +252,11 @@ impl Transcoder {
         out
     }
 
-    /// Ends the encoded stream and takes its last bytes.
+    /// Ends the encoded stream and takes its last bytes (none for an empty body).
     pub(crate) fn finish_encoding(self) -> io::Result<Vec<u8>> {
+        if !self.saw_input && !self.wrote {
+            return Ok(Vec::new());
+        }
         match self.encoder {
             Encoder::Gzip(e) => e.finish(),
             Encoder::Deflate(e) => e.finish(),
@@ -299,6 +319,16 @@ mod tests {
                     "{coding:?} {piece}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn an_empty_body_stays_empty_whatever_its_coding() {
+        for coding in [Coding::Gzip, Coding::Deflate, Coding::Brotli] {
+            let mut t = Transcoder::new(coding);
+            t.decode(b"", |_| panic!("no text")).unwrap();
+            t.finish_decoding(|_| panic!("no text")).unwrap();
+            assert!(t.finish_encoding().unwrap().is_empty(), "{coding:?}");
         }
     }
 
