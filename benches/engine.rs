@@ -82,6 +82,29 @@ fn bench_stream(c: &mut Criterion) {
     group.finish();
 }
 
+/// The proxy's access record (as `proxy::record` renders it) through the `security` profile:
+/// the per-request cost of capture beyond proxying.
+fn bench_proxy_record(c: &mut Criterion) {
+    use redactd::config::Config;
+    use redactd::minimise::Minimiser;
+    let key = Key::from_bytes([9; 32]);
+    let profile = Config::shipped().profile("security").unwrap().clone();
+    let r = redactor().with_minimiser(Minimiser::new(profile, Some(&key), None).unwrap());
+    let record = br#"{"time":"2026-11-30T15:04:12.345Z","client_ip":"127.0.0.1","method":"GET","scheme":"http","host":"127.0.0.1:18082","url":"/","protocol":"HTTP/1.1","status":200,"request_id":"80c1a1470000000000012345","route":"default","headers":{"accept":"*/*"},"request_bytes":0,"response_bytes":66,"duration_ms":0.412,"upstream_ms":0.301}"#;
+    let mut group = c.benchmark_group("redactd::redact::Redactor::redact_line");
+    group.throughput(Throughput::Bytes(record.len() as u64));
+    group.bench_function("proxy_record_security", |b| {
+        let mut s = r.scratch();
+        let mut out = Vec::with_capacity(1024);
+        b.iter(|| {
+            out.clear();
+            r.redact_line(black_box(record), Format::Json, &mut out, &mut s);
+            out.len()
+        })
+    });
+    group.finish();
+}
+
 fn bench_lines(c: &mut Criterion) {
     let r = redactor();
     let mut group = c.benchmark_group("redactd::redact::Redactor::redact_line");
@@ -319,6 +342,7 @@ criterion_group!(
     bench_profiles,
     bench_text,
     bench_stream,
+    bench_proxy_record,
     bench_lines,
     bench_pseudonymise,
     bench_ipcrypt,
