@@ -162,31 +162,43 @@ fn count_records(buf: &[u8], mut at: usize) -> (u64, u64) {
     }
 }
 
+/// The ids of the segment files (`N.seg`) in `dir`, in order.
+fn segment_ids(dir: &Path) -> io::Result<Vec<u64>> {
+    let mut ids: Vec<u64> = fs::read_dir(dir)?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            name.strip_suffix(".seg")?.parse().ok()
+        })
+        .collect();
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+/// The acknowledged point written in `dir/ack` (`SEGMENT OFFSET`); the start when there is
+/// none or it does not parse.
+fn read_ack(dir: &Path) -> Cursor {
+    fs::read_to_string(dir.join("ack"))
+        .ok()
+        .and_then(|s| {
+            let mut it = s.split_whitespace();
+            Some(Cursor {
+                segment: it.next()?.parse().ok()?,
+                offset: it.next()?.parse().ok()?,
+            })
+        })
+        .unwrap_or(Cursor {
+            segment: 0,
+            offset: 0,
+        })
+}
+
 impl DiskBuffer {
     /// Opens (creating if needed) the buffer in `dir`, replaying what an earlier run left.
     pub fn open(dir: &Path, max_bytes: u64, fsync: bool) -> io::Result<DiskBuffer> {
         fs::create_dir_all(dir)?;
-        let mut ids: Vec<u64> = fs::read_dir(dir)?
-            .filter_map(|e| e.ok())
-            .filter_map(|e| {
-                let name = e.file_name().into_string().ok()?;
-                name.strip_suffix(".seg")?.parse().ok()
-            })
-            .collect();
-        ids.sort_unstable();
-        let acked = fs::read_to_string(dir.join("ack"))
-            .ok()
-            .and_then(|s| {
-                let mut it = s.split_whitespace();
-                Some(Cursor {
-                    segment: it.next()?.parse().ok()?,
-                    offset: it.next()?.parse().ok()?,
-                })
-            })
-            .unwrap_or(Cursor {
-                segment: 0,
-                offset: 0,
-            });
+        let ids = segment_ids(dir)?;
+        let acked = read_ack(dir);
         let mut segments = VecDeque::new();
         let mut pending = 0;
         for id in ids {
@@ -467,32 +479,16 @@ impl DiskBuffer {
     /// Every record that verifies in a buffer directory, in order, from the acknowledged
     /// point, without changing anything (for tests and inspection).
     pub fn inspect(dir: &Path) -> io::Result<Vec<Bytes>> {
-        let mut ids: Vec<u64> = fs::read_dir(dir)?
-            .filter_map(|e| e.ok())
-            .filter_map(|e| {
-                let name = e.file_name().into_string().ok()?;
-                name.strip_suffix(".seg")?.parse().ok()
-            })
-            .collect();
-        ids.sort_unstable();
-        let acked = fs::read_to_string(dir.join("ack"))
-            .ok()
-            .and_then(|s| {
-                let mut it = s.split_whitespace();
-                Some((
-                    it.next()?.parse::<u64>().ok()?,
-                    it.next()?.parse::<u64>().ok()?,
-                ))
-            })
-            .unwrap_or((0, 0));
+        let ids = segment_ids(dir)?;
+        let acked = read_ack(dir);
         let mut out = Vec::new();
-        for id in ids.into_iter().filter(|id| *id >= acked.0) {
+        for id in ids.into_iter().filter(|id| *id >= acked.segment) {
             let buf = fs::read(segment_path(dir, id))?;
             if !buf.starts_with(SEGMENT_MAGIC) {
                 continue;
             }
-            let mut at = if id == acked.0 {
-                (acked.1 as usize).max(SEGMENT_MAGIC.len())
+            let mut at = if id == acked.segment {
+                (acked.offset as usize).max(SEGMENT_MAGIC.len())
             } else {
                 SEGMENT_MAGIC.len()
             };
