@@ -4,11 +4,13 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+mod common;
+
+use common::promtool_check_metrics;
 use redactd::admin;
 use redactd::metrics::{Input, Method, Metrics, SinkOutcome, UpstreamError};
 use redactd::rules::RuleSet;
@@ -69,23 +71,6 @@ fn start() -> Running {
         stop: Some(stop),
         runtime,
     }
-}
-
-fn promtool_check_metrics(text: &str) -> std::process::Output {
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool is needed (Debian package `prometheus`; .ci/run installs it)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! `redactd run` exposes its inputs' and sinks' counters on the admin listener, with
 //! labels from the configuration only.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
@@ -98,20 +100,7 @@ fn run_counts_records_and_sink_deliveries_on_the_admin_listener() {
     assert!(batches >= 1, "{metrics}");
     // The scrape of the running binary is valid exposition text.
     let body = metrics.split("\r\n\r\n").nth(1).unwrap_or_default();
-    let mut promtool = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool is needed (Debian package `prometheus`; .ci/run installs it)");
-    promtool
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(body.as_bytes())
-        .unwrap();
-    let checked = promtool.wait_with_output().unwrap();
+    let checked = common::promtool_check_metrics(body);
     assert!(
         checked.status.success(),
         "{}{}",

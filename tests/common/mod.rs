@@ -35,3 +35,21 @@ pub fn output_with_stdin(cmd: &mut Command, stdin: &[u8]) -> Output {
     writer.join().unwrap();
     out
 }
+
+/// `promtool check metrics` on an exposition `text`: its output (status, stdout, stderr).
+pub fn promtool_check_metrics(text: &str) -> Output {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool is needed (Debian package `prometheus`; .ci/run installs it)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
