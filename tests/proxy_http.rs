@@ -112,11 +112,7 @@ async fn slow_client_head_gets_408_and_a_record() {
         c.limits.header_read_timeout = Duration::from_millis(300);
     })
     .await;
-    let mut s = TcpStream::connect(proxy.addr).await.unwrap();
-    s.write_all(b"GET /slowloris HTTP/1.1\r\nHost: x\r\nX-A: ")
-        .await
-        .unwrap();
-    let answer = read_to_close(&mut s, Duration::from_secs(3)).await;
+    let answer = raw_exchange(proxy.addr, b"GET /slowloris HTTP/1.1\r\nHost: x\r\nX-A: ").await;
     assert!(answer.starts_with("HTTP/1.1 408 "), "{answer}");
     let recs = proxy.json_records(1).await;
     assert_eq!(recs.len(), 1);
@@ -132,11 +128,7 @@ async fn stalled_request_body_gets_408_and_a_record() {
         c.limits.body_read_timeout = Duration::from_millis(300);
     })
     .await;
-    let mut s = TcpStream::connect(proxy.addr).await.unwrap();
-    s.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly ten b")
-        .await
-        .unwrap();
-    let answer = read_to_close(&mut s, Duration::from_secs(3)).await;
+    let answer = raw_exchange(proxy.addr, b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly ten b").await;
     assert!(answer.starts_with("HTTP/1.1 408 "), "{answer}");
     let recs = proxy.json_records(1).await;
     assert_eq!(recs.len(), 1);
