@@ -128,7 +128,11 @@ async fn stalled_request_body_gets_408_and_a_record() {
         c.limits.body_read_timeout = Duration::from_millis(300);
     })
     .await;
-    let answer = raw_exchange(proxy.addr, b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly ten b").await;
+    let answer = raw_exchange(
+        proxy.addr,
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly ten b",
+    )
+    .await;
     assert!(answer.starts_with("HTTP/1.1 408 "), "{answer}");
     let recs = proxy.json_records(1).await;
     assert_eq!(recs.len(), 1);

@@ -755,13 +755,15 @@ fn build_routes(r: &RawInput) -> Result<Vec<crate::proxy::Route>, Problem> {
         let bad = || {
             (
                 u.span(),
-                "`upstream` is an http:// or https:// URL with no path, e.g. http://127.0.0.1:3000"
+                "`upstream` is an http:// or https:// URL with no path and no credentials, e.g. http://127.0.0.1:3000"
                     .to_string(),
             )
         };
         let uri: http::Uri = u.get_ref().parse().map_err(|_| bad())?;
         let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
-        if !scheme_ok || uri.authority().is_none() || !matches!(uri.path(), "" | "/") {
+        let credentials = uri.authority().is_some_and(|a| a.as_str().contains('@'));
+        if !scheme_ok || uri.authority().is_none() || credentials || !matches!(uri.path(), "" | "/")
+        {
             return Err(bad());
         }
         Ok(uri)
@@ -1102,6 +1104,14 @@ limits = {{ header_timeout_secs = 3, max_body_bytes = 1024, max_connections = 50
         ));
         assert_eq!(line, 5, "{msg}");
         assert!(msg.contains("no path"), "{msg}");
+        let (line, _, msg) = err(&format!(
+            "{proxy}[[input.route]]\nupstream = \"http://u:secret@x:1\"\n{SINK}"
+        ));
+        assert_eq!(line, 5, "{msg}");
+        assert!(
+            msg.contains("no credentials") && !msg.contains("secret"),
+            "{msg}"
+        );
         let (line, _, msg) = err(&format!(
             "{proxy}[[input.route]]\nhost = \"a b\"\nupstream = \"http://x:1\"\n{SINK}"
         ));

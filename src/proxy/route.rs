@@ -103,7 +103,7 @@ impl std::str::FromStr for Route {
 #[derive(Debug, thiserror::Error)]
 pub enum RouteError {
     /// The upstream URI is not `http(s)://host[:port]`.
-    #[error("route `{route}`: upstream `{upstream}`: expected http://host:port or https://host:port (no path)")]
+    #[error("route `{route}`: upstream `{upstream}`: expected http://host:port or https://host:port (no path, no credentials)")]
     Upstream {
         /// The route's name.
         route: String,
@@ -178,13 +178,17 @@ impl RouteTable {
         for r in routes {
             let bad_upstream = || RouteError::Upstream {
                 route: r.name.clone(),
-                upstream: r.upstream.to_string(),
+                upstream: without_credentials(&r.upstream),
             };
             let scheme = r.upstream.scheme().cloned().ok_or_else(bad_upstream)?;
             if scheme != http::uri::Scheme::HTTP && scheme != http::uri::Scheme::HTTPS {
                 return Err(bad_upstream());
             }
             let authority = r.upstream.authority().cloned().ok_or_else(bad_upstream)?;
+            // Credentials in the URL would be printed at start-up and sent as a host name.
+            if authority.as_str().contains('@') {
+                return Err(bad_upstream());
+            }
             if !matches!(r.upstream.path(), "" | "/") || r.upstream.query().is_some() {
                 return Err(bad_upstream());
             }
@@ -239,15 +243,34 @@ impl RouteTable {
     }
 }
 
-/// The host name of a `Host` value: port and trailing dot removed, lower case.
-fn host_name(host: &str) -> String {
+/// `uri` as text with any `user:password@` replaced by `…@`, for error messages.
+fn without_credentials(uri: &http::Uri) -> String {
+    let text = uri.to_string();
+    match (uri.authority(), text.find("://")) {
+        (Some(a), Some(p)) if a.as_str().contains('@') => {
+            let host = a.as_str().rsplit('@').next().unwrap_or("");
+            let rest = &text[p + 3 + a.as_str().len()..];
+            format!("{}://…@{host}{rest}", &text[..p])
+        }
+        _ => text,
+    }
+}
+
+/// The host name of a `Host` value: port and trailing dot removed, lower case (borrowed
+/// when it already is: the usual case, once per request).
+fn host_name(host: &str) -> Cow<'_, str> {
     let name = if let Some(rest) = host.strip_prefix('[') {
         // [v6]:port
         rest.split(']').next().unwrap_or(rest)
     } else {
         host.rsplit_once(':').map_or(host, |(h, _)| h)
     };
-    name.trim_end_matches('.').to_ascii_lowercase()
+    let name = name.trim_end_matches('.');
+    if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(name.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(name)
+    }
 }
 
 /// `path` starts with `prefix` at a segment boundary. A prefix ending in `/` also takes
@@ -500,6 +523,13 @@ mod tests {
         let mut r = route("shop", None, "/");
         r.upstream = "http://127.0.0.1:1/base".parse().unwrap();
         assert!(RouteTable::new(vec![r], None).is_err());
+        let mut r = route("shop", None, "/");
+        r.upstream = "http://user:secret@127.0.0.1:1".parse().unwrap();
+        let e = RouteTable::new(vec![r], None).err().unwrap().to_string();
+        assert!(
+            e.contains("http://…@127.0.0.1:1") && !e.contains("secret"),
+            "{e}"
+        );
         assert!(RouteTable::new(vec![route("p", None, "api")], None).is_err());
         let mut r = route("pay", None, "/");
         r.dlp = true;
