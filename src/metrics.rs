@@ -21,6 +21,7 @@
 //! nothing of this module and returns counts.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use prometheus::{
@@ -169,6 +170,11 @@ macro_rules! label_enum {
             /// The label value.
             pub fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $label,)* }
+            }
+
+            /// The position of this value in [`Self::ALL`].
+            pub fn index(self) -> usize {
+                self as usize
             }
         }
     };
@@ -494,6 +500,40 @@ impl Metrics {
         self.http_request_duration.observe(elapsed.as_secs_f64());
     }
 
+    /// Handles for what the proxy counts on every request, looked up once instead of by
+    /// label values each time.
+    pub fn proxy_handles(&self) -> ProxyHandles {
+        let proxy = [Input::Proxy.as_str()];
+        ProxyHandles {
+            requests: std::iter::repeat_with(OnceLock::new)
+                .take(CodeClass::ALL.len() * Method::ALL.len())
+                .collect(),
+            http_requests: self.http_requests.clone(),
+            duration: self.http_request_duration.clone(),
+            records: self.records.with_label_values(&proxy),
+            input_bytes: self.input_bytes.with_label_values(&proxy),
+            output_bytes: self.output_bytes.with_label_values(&proxy),
+            dropped: self
+                .records_dropped
+                .with_label_values(&[DropReason::QueueFull.as_str()]),
+        }
+    }
+
+    /// Handles for the redaction counters of `rules` (a rule set's order), each looked up
+    /// on its first use.
+    pub fn redaction_handles(&self, rules: &[Rule]) -> RedactionHandles {
+        RedactionHandles {
+            family: self.redactions.clone(),
+            labels: rules
+                .iter()
+                .map(|r| (r.id.clone(), r.category.as_str()))
+                .collect(),
+            handles: std::iter::repeat_with(OnceLock::new)
+                .take(rules.len())
+                .collect(),
+        }
+    }
+
     /// One upstream failure.
     pub fn upstream_error(&self, kind: UpstreamError) {
         self.upstream_errors
@@ -676,6 +716,67 @@ impl SinkMetrics {
     pub fn set_buffer(&self, bytes: u64, max_bytes: u64) {
         self.buffer_bytes.set(bytes as i64);
         self.buffer_max_bytes.set(max_bytes as i64);
+    }
+}
+
+/// The proxy's per-request counters, from [`Metrics::proxy_handles`].
+pub struct ProxyHandles {
+    /// `http_requests_total` by code class and method, created on first use (label sets
+    /// that never occur stay out of the exposition).
+    requests: Vec<OnceLock<IntCounter>>,
+    http_requests: IntCounterVec,
+    duration: Histogram,
+    records: IntCounter,
+    input_bytes: IntCounter,
+    output_bytes: IntCounter,
+    dropped: IntCounter,
+}
+
+impl ProxyHandles {
+    /// One answered request: method, status code and time taken.
+    pub fn observe_request(&self, method: Method, status: u16, elapsed: Duration) {
+        let class = CodeClass::of(status);
+        self.requests[class.index() * Method::ALL.len() + method.index()]
+            .get_or_init(|| {
+                self.http_requests
+                    .with_label_values(&[class.as_str(), method.as_str()])
+            })
+            .inc();
+        self.duration.observe(elapsed.as_secs_f64());
+    }
+
+    /// One record queued, of a request of `bytes_in` body bytes and a response of
+    /// `bytes_out`.
+    pub fn record(&self, bytes_in: u64, bytes_out: u64) {
+        self.records.inc();
+        self.input_bytes.inc_by(bytes_in);
+        self.output_bytes.inc_by(bytes_out);
+    }
+
+    /// One record dropped because the queue was full.
+    pub fn dropped(&self) {
+        self.dropped.inc();
+    }
+}
+
+/// The redaction counters of one rule set, from [`Metrics::redaction_handles`].
+pub struct RedactionHandles {
+    family: IntCounterVec,
+    /// Each rule's id and category.
+    labels: Vec<(String, &'static str)>,
+    handles: Vec<OnceLock<IntCounter>>,
+}
+
+impl RedactionHandles {
+    /// Adds per-rule counts (indexed as the rule set the handles were made for).
+    pub fn add(&self, counts: &[u64]) {
+        for ((handle, (id, category)), &n) in self.handles.iter().zip(&self.labels).zip(counts) {
+            if n > 0 {
+                handle
+                    .get_or_init(|| self.family.with_label_values(&[id, category]))
+                    .inc_by(n);
+            }
+        }
     }
 }
 

@@ -311,9 +311,11 @@ pub(crate) async fn handle(
         Some(a) if req.version() == Version::HTTP_2 => a.as_str().to_string(),
         _ => header_str(headers, header::HOST).unwrap_or_default(),
     };
-    let request_id = match headers.get(X_REQUEST_ID) {
-        Some(v) if valid_request_id(v) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
-        _ => shared.request_id(),
+    let (request_id, request_id_generated) = match headers.get(X_REQUEST_ID) {
+        Some(v) if valid_request_id(v) => {
+            (String::from_utf8_lossy(v.as_bytes()).into_owned(), false)
+        }
+        _ => (shared.request_id(), true),
     };
     let logged_headers = shared
         .log_headers
@@ -324,7 +326,7 @@ pub(crate) async fn handle(
                 .iter()
                 .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
                 .collect();
-            (!values.is_empty()).then(|| (name.as_str().to_string(), values.join(", ")))
+            (!values.is_empty()).then(|| (name.clone(), values.join(", ")))
         })
         .collect();
     let capture = Capture {
@@ -344,10 +346,11 @@ pub(crate) async fn handle(
         user_agent: header_str(headers, header::USER_AGENT),
         referrer: header_str(headers, header::REFERER),
         request_id: request_id.clone(),
+        request_id_generated,
         route: None,
         tls_version: conn.tls_version,
         headers: logged_headers,
-        upstream_ms: None,
+        upstream: None,
         error: None,
     };
     let mut guard = RecordGuard::new(shared.recorder.clone(), start, capture);
@@ -533,7 +536,7 @@ pub(crate) async fn handle(
         }
         Ok(Ok(resp)) => resp,
     };
-    guard.capture().upstream_ms = Some(sent.elapsed().as_secs_f64() * 1000.0);
+    guard.capture().upstream = Some(sent.elapsed());
     guard.capture().status = resp.status().as_u16();
 
     if resp.status() == StatusCode::SWITCHING_PROTOCOLS {

@@ -27,7 +27,8 @@ mod codec;
 mod conn;
 mod handler;
 mod net;
-pub mod record;
+mod queue;
+mod record;
 mod route;
 pub(crate) mod tls;
 
@@ -50,7 +51,7 @@ use crate::redact::Redactor;
 
 pub use body::{BodyReadTimeout, BodyTooLarge, BoxError, DlpDecodeError};
 pub use net::{Cidr, CidrError};
-pub use record::RecordSink;
+pub use queue::{RecordHook, RecordSink};
 pub use route::{describe as describe_routes, normalise_path, CompressedBodies, Route, RouteError};
 pub use tls::{check_files as check_tls_files, check_upstream_ca, TlsError, TlsFiles};
 
@@ -367,6 +368,7 @@ pub async fn serve(
     let stats = Arc::new(Stats::default());
     let (recorder, writer) = Recorder::start(
         config.redactor.clone(),
+        config.log_headers.clone(),
         config.queue_capacity,
         config.sink.clone(),
         stats.clone(),

@@ -2,91 +2,130 @@
 //!
 //! A [`Capture`] holds the raw values of one request (client address, target, user agent,
 //! referrer …) and lives only inside the request's own task. When the request is over —
-//! completed, failed, refused or abandoned — [`RecordGuard`] renders it as one JSON object,
-//! passes it through [`Redactor::redact_line`] (detectors plus the purpose profile, which
-//! knows the member names `client_ip`, `user`, `user_agent`, `url`, `referrer` and `time`)
-//! and hands only the redacted line to the bounded queue. The raw JSON is built in a pooled
-//! buffer that is cleared before the function returns: it never reaches a queue, a log line
-//! or a metric label.
+//! completed, failed, refused or abandoned — [`RecordGuard`] writes it as one JSON object,
+//! each value passed through the engine as it is written ([`Redactor::redact_json_member`]:
+//! detectors plus the purpose profile, which knows the member names `client_ip`, `user`,
+//! `user_agent`, `url`, `referrer` and `time`), and hands only the finished line to the
+//! bounded [`RecordQueue`]. Raw values are formatted in the worker's own buffer, cleared
+//! before the function returns: they never reach a queue, a log line or a metric label.
+//!
+//! Members whose values the proxy itself chooses (`scheme`, `protocol`, `status`,
+//! `tls_version`, `error`, the numbers, a standard method, a request id it generated) are
+//! written as they are; everything that came from the client or the configuration is
+//! redacted.
 //!
 //! The guard emits from `Drop` too, so every request yields exactly one record whichever
 //! way it ends.
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use tokio::sync::mpsc;
-
-use crate::format::Format;
-use crate::metrics::{self, Metrics};
-use crate::redact::{Redactor, Scratch};
+use crate::format::json::{self, ROOT_PATH};
+use crate::metrics::{self, Metrics, ProxyHandles, RedactionHandles};
+use crate::redact::{JsonMember, Redactor, Scratch};
 
 use super::net::IoState;
+use super::queue::{RecordQueue, RecordSink};
 use super::Stats;
 
-/// A function that takes each redacted record line.
-pub type RecordHook = Arc<dyn Fn(&[u8]) + Send + Sync>;
-
-/// Where redacted records go.
-#[derive(Clone)]
-pub enum RecordSink {
-    /// JSON lines on stdout (the default).
-    Stdout,
-    /// Each redacted line (without its newline) is passed to the function, on the writer
-    /// thread. For tests and embedding.
-    Hook(RecordHook),
+/// How each member of a record is redacted under one redactor (see [`JsonMember`]).
+struct Members {
+    time: JsonMember,
+    client_ip: JsonMember,
+    user: JsonMember,
+    method: JsonMember,
+    host: JsonMember,
+    url: JsonMember,
+    user_agent: JsonMember,
+    referrer: JsonMember,
+    request_id: JsonMember,
+    route: JsonMember,
+    headers: JsonMember,
+    /// The allowlisted request headers, as members of `headers`.
+    header: Vec<(http::HeaderName, JsonMember)>,
 }
 
-impl std::fmt::Debug for RecordSink {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RecordSink::Stdout => f.write_str("Stdout"),
-            RecordSink::Hook(_) => f.write_str("Hook"),
+impl Members {
+    fn new(r: &Redactor, log_headers: &[http::HeaderName]) -> Self {
+        let top = |name| r.json_member(ROOT_PATH, name);
+        let headers = top("headers");
+        Members {
+            time: top("time"),
+            client_ip: top("client_ip"),
+            user: top("user"),
+            method: top("method"),
+            host: top("host"),
+            url: top("url"),
+            user_agent: top("user_agent"),
+            referrer: top("referrer"),
+            request_id: top("request_id"),
+            route: top("route"),
+            header: log_headers
+                .iter()
+                .map(|h| (h.clone(), r.json_member(headers.path(), h.as_str())))
+                .collect(),
+            headers,
         }
     }
 }
 
-/// A scratch for the redactor plus the buffer the raw record is built in.
+/// The redactor in force, with what was resolved for it once.
+struct InForce {
+    redactor: Arc<Redactor>,
+    members: Members,
+    /// Redaction counters of the redactor's rule set, when there are metrics.
+    redactions: Option<RedactionHandles>,
+}
+
+/// A scratch for the redactor, the buffers a record is written in, and the text of the
+/// current second (records of one second share it).
 struct Worker {
     scratch: Scratch,
+    /// A raw value being formatted (time, address) before it is redacted.
     raw: Vec<u8>,
-    /// The redactor the scratch was made for (a reload retires older scratches).
-    redactor: Arc<Redactor>,
+    /// The record being written.
+    line: Vec<u8>,
+    second: Option<(u64, [u8; 19])>,
+    /// What the scratch was made for (a reload retires older workers).
+    in_force: Arc<InForce>,
 }
 
 /// Minimises records and queues them for the writer. Shared by every request.
 pub(crate) struct Recorder {
     /// Swapped whole by [`Recorder::replace_redactor`] on reload.
-    redactor: std::sync::RwLock<Arc<Redactor>>,
+    in_force: RwLock<Arc<InForce>>,
+    log_headers: Vec<http::HeaderName>,
     pool: Mutex<Vec<Worker>>,
-    queue: mpsc::Sender<Vec<u8>>,
+    queue: Arc<RecordQueue>,
     stats: Arc<Stats>,
     metrics: Option<Arc<Metrics>>,
+    handles: Option<ProxyHandles>,
     /// Set when the drain deadline passed and the remaining requests are being cut.
     cutting: AtomicBool,
 }
 
 impl Recorder {
     /// A recorder with a queue of `capacity` records, and the writer thread draining it
-    /// into `sink`; the thread ends once every recorder is dropped and the queue is empty.
+    /// into `sink`; the thread ends once the recorder is dropped and the queue is empty.
     pub(crate) fn start(
         redactor: Arc<Redactor>,
+        log_headers: Vec<http::HeaderName>,
         capacity: usize,
         sink: RecordSink,
         stats: Arc<Stats>,
         metrics: Option<Arc<Metrics>>,
     ) -> std::io::Result<(Arc<Recorder>, std::thread::JoinHandle<()>)> {
-        let (tx, rx) = mpsc::channel(capacity.max(1));
-        let writer = std::thread::Builder::new()
-            .name("redactd-records".into())
-            .spawn(move || write_records(rx, sink))?;
+        let (queue, writer) = RecordQueue::start(capacity, sink)?;
+        let in_force = in_force(redactor, &log_headers, metrics.as_deref());
         let recorder = Recorder {
-            redactor: std::sync::RwLock::new(redactor),
+            in_force: RwLock::new(Arc::new(in_force)),
+            log_headers,
             pool: Mutex::new(Vec::new()),
-            queue: tx,
+            queue,
             stats,
+            handles: metrics.as_ref().map(|m| m.proxy_handles()),
             metrics,
             cutting: AtomicBool::new(false),
         };
@@ -94,23 +133,19 @@ impl Recorder {
     }
 
     /// The redactor in force.
-    fn redactor(&self) -> Arc<Redactor> {
-        match self.redactor.read() {
-            Ok(r) => r.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+    fn in_force(&self) -> Arc<InForce> {
+        self.in_force
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Puts a new redactor (rules, keys, profile) in force for every record from now on;
     /// requests in flight finish with the one they started with.
     pub(crate) fn replace_redactor(&self, redactor: Arc<Redactor>) {
-        match self.redactor.write() {
-            Ok(mut r) => *r = redactor,
-            Err(poisoned) => *poisoned.into_inner() = redactor,
-        }
-        if let Ok(mut pool) = self.pool.lock() {
-            pool.clear();
-        }
+        let next = in_force(redactor, &self.log_headers, self.metrics.as_deref());
+        *self.in_force.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(next);
+        self.pool.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
     /// The metrics records are counted in, if any.
@@ -124,48 +159,22 @@ impl Recorder {
     }
 }
 
-/// The writer thread: JSON lines to stdout or to a hook, in batches.
-///
-/// It polls the queue rather than waiting on it: a sender that found the writer asleep would
-/// have to wake it (a futex call and two context switches per record, measured as the
-/// largest cost on one core). Instead the writer drains whatever is queued, flushes, and
-/// sleeps 1 ms, doubling up to 50 ms while the queue stays empty.
-fn write_records(mut rx: mpsc::Receiver<Vec<u8>>, sink: RecordSink) {
-    use std::io::Write;
-    use tokio::sync::mpsc::error::TryRecvError;
-    const MIN_NAP: Duration = Duration::from_millis(1);
-    const MAX_NAP: Duration = Duration::from_millis(50);
-    // Stdout is locked for the thread's life, so only when it is the sink.
-    let mut out = matches!(sink, RecordSink::Stdout)
-        .then(|| std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock()));
-    let mut broken = false;
-    let mut nap = MIN_NAP;
-    loop {
-        match rx.try_recv() {
-            Ok(mut line) => {
-                nap = MIN_NAP;
-                match &sink {
-                    RecordSink::Hook(f) => f(&line),
-                    RecordSink::Stdout => {
-                        line.push(b'\n');
-                        if let Some(out) = out.as_mut().filter(|_| !broken) {
-                            broken = out.write_all(&line).is_err();
-                        }
-                    }
-                }
-            }
-            Err(TryRecvError::Empty) => {
-                if let Some(out) = out.as_mut().filter(|_| !broken) {
-                    broken = out.flush().is_err();
-                }
-                std::thread::sleep(nap);
-                nap = (nap * 2).min(MAX_NAP);
-            }
-            Err(TryRecvError::Disconnected) => break,
-        }
+impl Drop for Recorder {
+    /// The last request is over: the writer writes what is queued and ends.
+    fn drop(&mut self) {
+        self.queue.close();
     }
-    if let Some(mut out) = out {
-        let _ = out.flush();
+}
+
+fn in_force(
+    redactor: Arc<Redactor>,
+    log_headers: &[http::HeaderName],
+    metrics: Option<&Metrics>,
+) -> InForce {
+    InForce {
+        members: Members::new(&redactor, log_headers),
+        redactions: metrics.map(|m| m.redaction_handles(redactor.rules())),
+        redactor,
     }
 }
 
@@ -184,109 +193,205 @@ pub(crate) struct Capture {
     pub user_agent: Option<String>,
     pub referrer: Option<String>,
     pub request_id: String,
+    /// The proxy made the request id (it came from no header).
+    pub request_id_generated: bool,
     /// The route's name (from configuration), once one was chosen.
     pub route: Option<Arc<str>>,
     pub tls_version: Option<&'static str>,
-    pub headers: Vec<(String, String)>,
-    pub upstream_ms: Option<f64>,
+    /// The allowlisted request headers present, values of repeated ones joined.
+    pub headers: Vec<(http::HeaderName, String)>,
+    /// From sending the request upstream to its response head.
+    pub upstream: Option<Duration>,
     /// Why the request did not complete normally, a fixed word.
     pub error: Option<&'static str>,
 }
 
-impl Capture {
-    /// Appends the record as one JSON object.
-    fn render(&self, n: &Numbers, out: &mut Vec<u8>) {
-        out.push(b'{');
-        let time = self.time.unwrap_or_else(SystemTime::now);
-        member_display(out, "time", humantime::format_rfc3339_millis(time));
-        match self.client_ip {
-            Some(ip) => member_display(out, "client_ip", ip),
-            None => member_str(out, "client_ip", "-"),
-        }
-        if let Some(user) = &self.user {
-            member_str(out, "user", user);
-        }
-        member_str(out, "method", &self.method);
-        member_str(out, "scheme", self.scheme);
-        member_str(out, "host", &self.host);
-        member_str(out, "url", &self.url);
-        member_str(out, "protocol", self.protocol);
-        member_raw(out, "status", self.status);
-        if let Some(ua) = &self.user_agent {
-            member_str(out, "user_agent", ua);
-        }
-        if let Some(r) = &self.referrer {
-            member_str(out, "referrer", r);
-        }
-        member_str(out, "request_id", &self.request_id);
-        if let Some(route) = &self.route {
-            member_str(out, "route", route);
-        }
-        if let Some(v) = self.tls_version {
-            member_str(out, "tls_version", v);
-        }
-        if !self.headers.is_empty() {
-            out.extend_from_slice(b",\"headers\":{");
-            for (i, (name, value)) in self.headers.iter().enumerate() {
+/// Appends `,"name":` (no comma before the first member).
+fn member_name(out: &mut Vec<u8>, name: &str) {
+    if out.len() > 1 {
+        out.push(b',');
+    }
+    out.push(b'"');
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\":");
+}
+
+/// Appends `"name":"text"` for text the proxy chose itself (never from a request).
+fn member_fixed(out: &mut Vec<u8>, name: &str, text: &str) {
+    member_name(out, name);
+    out.push(b'"');
+    json::escape(text.as_bytes(), out);
+    out.push(b'"');
+}
+
+/// Appends `"name":N`.
+fn member_number(out: &mut Vec<u8>, name: &str, n: u64) {
+    member_name(out, name);
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+}
+
+/// Appends `"name":M.mmm`, a duration in milliseconds with three decimals, or `null`.
+fn member_ms(out: &mut Vec<u8>, name: &str, d: Option<Duration>) {
+    member_name(out, name);
+    let Some(d) = d else {
+        out.extend_from_slice(b"null");
+        return;
+    };
+    let micros = d.as_micros();
+    let mut digits = itoa::Buffer::new();
+    out.extend_from_slice(digits.format(micros / 1000).as_bytes());
+    out.push(b'.');
+    let frac = digits.format(micros % 1000 + 1000); // 1000..=1999: the leading 1 pads
+    out.extend_from_slice(&frac.as_bytes()[1..]);
+}
+
+/// Appends an address as text (`127.0.0.1`, `2001:db8::1`).
+fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
+    use std::io::Write;
+    match ip {
+        IpAddr::V4(v4) => {
+            let mut digits = itoa::Buffer::new();
+            for (i, octet) in v4.octets().into_iter().enumerate() {
                 if i > 0 {
-                    out.push(b',');
+                    out.push(b'.');
                 }
-                json_string(out, name.as_bytes());
-                out.push(b':');
-                json_string(out, value.as_bytes());
+                out.extend_from_slice(digits.format(octet).as_bytes());
             }
-            out.push(b'}');
         }
-        if let Some(e) = self.error {
-            member_str(out, "error", e);
+        IpAddr::V6(v6) => {
+            let _ = write!(out, "{v6}");
         }
-        member_raw(out, "request_bytes", n.request_bytes);
-        member_raw(out, "response_bytes", n.response_bytes);
-        member_raw(out, "duration_ms", format_args!("{:.3}", n.duration_ms));
-        match self.upstream_ms {
-            Some(u) => member_raw(out, "upstream_ms", format_args!("{u:.3}")),
-            None => member_raw(out, "upstream_ms", "null"),
-        }
-        out.push(b'}');
     }
 }
 
-fn member_str(out: &mut Vec<u8>, name: &str, value: &str) {
-    if out.len() > 1 {
-        out.push(b',');
+impl Worker {
+    /// Appends `time` as RFC 3339 UTC with milliseconds (`2026-11-30T16:01:41.955Z`).
+    fn push_time(&mut self, time: SystemTime) {
+        let since = time
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
+        let secs = since.as_secs();
+        let second = match self.second {
+            Some((s, text)) if s == secs => text,
+            _ => {
+                let whole = SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
+                let mut text = [0u8; 19];
+                let formatted = humantime::format_rfc3339_seconds(whole).to_string();
+                text.copy_from_slice(&formatted.as_bytes()[..19]);
+                self.second = Some((secs, text));
+                text
+            }
+        };
+        self.raw.extend_from_slice(&second);
+        self.raw.push(b'.');
+        let mut digits = itoa::Buffer::new();
+        let millis = digits.format(since.subsec_millis() + 1000); // the leading 1 pads
+        self.raw.extend_from_slice(&millis.as_bytes()[1..]);
+        self.raw.push(b'Z');
     }
-    json_string(out, name.as_bytes());
-    out.push(b':');
-    json_string(out, value.as_bytes());
-}
 
-/// Appends `"name":` and then `value` formatted as is (numbers, `null`), with no
-/// intermediate string.
-fn member_raw(out: &mut Vec<u8>, name: &str, value: impl std::fmt::Display) {
-    use std::io::Write;
-    if out.len() > 1 {
-        out.push(b',');
+    /// Appends `"name":"…"`: `text` redacted as `member`.
+    fn member(&mut self, name: &str, member: &JsonMember, text: &[u8]) {
+        member_name(&mut self.line, name);
+        self.line.push(b'"');
+        let redactor = &self.in_force.redactor;
+        redactor.redact_json_member(member, text, &mut self.line, &mut self.scratch);
+        self.line.push(b'"');
     }
-    json_string(out, name.as_bytes());
-    out.push(b':');
-    let _ = write!(out, "{value}");
-}
 
-/// Appends `"name":"value"` for a value whose text needs no JSON escaping (times,
-/// addresses).
-fn member_display(out: &mut Vec<u8>, name: &str, value: impl std::fmt::Display) {
-    use std::io::Write;
-    if out.len() > 1 {
-        out.push(b',');
+    /// Appends a member whose raw value is in `self.raw`, then forgets that value.
+    fn raw_member(&mut self, name: &str, member: &JsonMember) {
+        let raw = std::mem::take(&mut self.raw);
+        self.member(name, member, &raw);
+        self.raw = raw;
+        self.raw.clear();
     }
-    json_string(out, name.as_bytes());
-    let _ = write!(out, ":\"{value}\"");
+
+    /// Writes `c`'s record, redacted member by member, to `self.line`.
+    fn write(&mut self, c: &Capture, n: &Numbers) {
+        let in_force = self.in_force.clone();
+        let m = &in_force.members;
+        self.line.clear();
+        self.line.push(b'{');
+        self.push_time(c.time.unwrap_or_else(SystemTime::now));
+        self.raw_member("time", &m.time);
+        match c.client_ip {
+            Some(ip) => push_ip(&mut self.raw, ip),
+            None => self.raw.push(b'-'),
+        }
+        self.raw_member("client_ip", &m.client_ip);
+        if let Some(user) = &c.user {
+            self.member("user", &m.user, user.as_bytes());
+        }
+        if metrics::Method::from_bytes(c.method.as_bytes()) == metrics::Method::Other {
+            self.member("method", &m.method, c.method.as_bytes());
+        } else {
+            member_fixed(&mut self.line, "method", &c.method);
+        }
+        member_fixed(&mut self.line, "scheme", c.scheme);
+        self.member("host", &m.host, c.host.as_bytes());
+        self.member("url", &m.url, c.url.as_bytes());
+        member_fixed(&mut self.line, "protocol", c.protocol);
+        member_number(&mut self.line, "status", c.status.into());
+        if let Some(ua) = &c.user_agent {
+            self.member("user_agent", &m.user_agent, ua.as_bytes());
+        }
+        if let Some(r) = &c.referrer {
+            self.member("referrer", &m.referrer, r.as_bytes());
+        }
+        if c.request_id_generated {
+            member_fixed(&mut self.line, "request_id", &c.request_id);
+        } else {
+            self.member("request_id", &m.request_id, c.request_id.as_bytes());
+        }
+        if let Some(route) = &c.route {
+            self.member("route", &m.route, route.as_bytes());
+        }
+        if let Some(v) = c.tls_version {
+            member_fixed(&mut self.line, "tls_version", v);
+        }
+        if !c.headers.is_empty() {
+            member_name(&mut self.line, "headers");
+            self.line.push(b'{');
+            let object_start = self.line.len();
+            for (name, value) in &c.headers {
+                let member = match m.header.iter().find(|(h, _)| h == name) {
+                    Some((_, member)) => member.clone(),
+                    None => in_force
+                        .redactor
+                        .json_member(m.headers.path(), name.as_str()),
+                };
+                if self.line.len() > object_start {
+                    self.line.push(b',');
+                }
+                json_string(&mut self.line, name.as_str().as_bytes());
+                self.line.extend_from_slice(b":\"");
+                let redactor = &in_force.redactor;
+                redactor.redact_json_member(
+                    &member,
+                    value.as_bytes(),
+                    &mut self.line,
+                    &mut self.scratch,
+                );
+                self.line.push(b'"');
+            }
+            self.line.push(b'}');
+        }
+        if let Some(e) = c.error {
+            member_fixed(&mut self.line, "error", e);
+        }
+        member_number(&mut self.line, "request_bytes", n.request_bytes);
+        member_number(&mut self.line, "response_bytes", n.response_bytes);
+        member_ms(&mut self.line, "duration_ms", Some(n.duration));
+        member_ms(&mut self.line, "upstream_ms", c.upstream);
+        self.line.push(b'}');
+    }
 }
 
 /// Appends `s` as a JSON string (control characters escaped).
-pub(crate) fn json_string(out: &mut Vec<u8>, s: &[u8]) {
+fn json_string(out: &mut Vec<u8>, s: &[u8]) {
     out.push(b'"');
-    crate::format::json::escape(s, out);
+    json::escape(s, out);
     out.push(b'"');
 }
 
@@ -338,7 +443,7 @@ impl RecordGuard {
         let numbers = Numbers {
             request_bytes: self.request_bytes.load(Ordering::Relaxed),
             response_bytes: self.response_bytes,
-            duration_ms: self.start.elapsed().as_secs_f64() * 1000.0,
+            duration: self.start.elapsed(),
         };
         self.recorder.emit(&self.capture, &numbers);
         if let Some(io) = self.io.take() {
@@ -373,58 +478,44 @@ impl Drop for RecordGuard {
 struct Numbers {
     request_bytes: u64,
     response_bytes: u64,
-    duration_ms: f64,
+    duration: Duration,
 }
 
 impl Recorder {
-    /// Renders, minimises and queues one record; drops it (counted) when the queue is full.
+    /// Writes, minimises and queues one record; drops it (counted) when the queue is full.
     fn emit(&self, capture: &Capture, numbers: &Numbers) {
-        let redactor = self.redactor();
+        let in_force = self.in_force();
         let pooled = self.pool.lock().ok().and_then(|mut p| p.pop());
         let mut w = match pooled {
-            Some(w) if Arc::ptr_eq(&w.redactor, &redactor) => w,
+            Some(w) if Arc::ptr_eq(&w.in_force, &in_force) => w,
             _ => Worker {
-                scratch: redactor.scratch(),
-                raw: Vec::with_capacity(1024),
-                redactor: redactor.clone(),
+                scratch: in_force.redactor.scratch(),
+                raw: Vec::with_capacity(64),
+                line: Vec::with_capacity(1024),
+                second: None,
+                in_force: in_force.clone(),
             },
         };
-        w.raw.clear();
-        capture.render(numbers, &mut w.raw);
-        let mut out = Vec::with_capacity(w.raw.len() + 64);
         w.scratch.reset_counts();
-        redactor.redact_line(&w.raw, Format::Json, &mut out, &mut w.scratch);
-        // The raw record ends here.
-        w.raw.clear();
-        let queued = self.queue.try_send(out).is_ok();
-        if let Some(m) = &self.metrics {
+        w.write(capture, numbers);
+        let queued = self.queue.push(&w.line);
+        w.line.clear();
+        if let Some(h) = &self.handles {
             // Labels come from fixed sets and the rule set, never from the request.
             let method = metrics::Method::from_bytes(capture.method.as_bytes());
-            let elapsed = std::time::Duration::from_secs_f64(numbers.duration_ms / 1000.0);
-            m.observe_request(method, capture.status, elapsed);
-            let upstream = match capture.error {
-                Some("upstream_timeout" | "upstream_connect_timeout") => {
-                    Some(metrics::UpstreamError::Timeout)
+            h.observe_request(method, capture.status, numbers.duration);
+            if let Some(kind) = upstream_error(capture.error) {
+                if let Some(m) = &self.metrics {
+                    m.upstream_error(kind);
                 }
-                Some("upstream_connect") => Some(metrics::UpstreamError::Connect),
-                Some("upstream_error") => Some(metrics::UpstreamError::Protocol),
-                _ => None,
-            };
-            if let Some(kind) = upstream {
-                m.upstream_error(kind);
             }
-            for (rule, n) in redactor.rules().iter().zip(&w.scratch.counts) {
-                m.add_redactions(rule, *n);
+            if let Some(r) = &in_force.redactions {
+                r.add(&w.scratch.counts);
             }
             if queued {
-                m.add_records(
-                    metrics::Input::Proxy,
-                    1,
-                    numbers.request_bytes,
-                    numbers.response_bytes,
-                );
+                h.record(numbers.request_bytes, numbers.response_bytes);
             } else {
-                m.add_dropped(metrics::DropReason::QueueFull, 1);
+                h.dropped();
             }
         }
         if let Ok(mut p) = self.pool.lock() {
@@ -437,5 +528,15 @@ impl Recorder {
         } else {
             self.stats.records_dropped.fetch_add(1, Ordering::Relaxed);
         }
+    }
+}
+
+/// The `kind` label of an upstream failure, from the record's error word.
+fn upstream_error(error: Option<&str>) -> Option<metrics::UpstreamError> {
+    match error? {
+        "upstream_timeout" | "upstream_connect_timeout" => Some(metrics::UpstreamError::Timeout),
+        "upstream_connect" => Some(metrics::UpstreamError::Connect),
+        "upstream_error" => Some(metrics::UpstreamError::Protocol),
+        _ => None,
     }
 }

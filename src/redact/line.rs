@@ -97,6 +97,21 @@ const COOKIE_ATTRIBUTES: &[&str] = &[
     "path", "domain", "expires", "max-age", "samesite", "priority",
 ];
 
+/// What a JSON member's name says about its string value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum KeyClass {
+    /// A secret as a whole: the secret rule replaces it.
+    Secret,
+    /// `Cookie` / `Set-Cookie` text: each cookie value is a secret.
+    Cookie,
+    /// A person's name: the name rule replaces it.
+    Name,
+    /// The label a detector needs (`sort_code`, `vat_number` …).
+    Labelled,
+    /// Nothing special: scanned by the detectors.
+    Plain,
+}
+
 impl Redactor {
     /// Redacts one log line (without its line terminator) in `format`, appending the result
     /// to `out`; returns the format actually used (`Text` when the line did not parse).
@@ -272,8 +287,40 @@ impl Redactor {
         out: &mut Vec<u8>,
         s: &mut Scratch,
     ) {
-        if let (Some(key), Some(rule)) = (key, self.special.secret_value) {
-            if !raw.is_empty() && is_secret_key(key) {
+        let class = key.map_or(KeyClass::Plain, |k| self.key_class(k));
+        self.redact_json_string_as(class, key.unwrap_or_default(), raw, out, s);
+    }
+
+    /// What a member name says about its string values, given the rules in force.
+    pub(super) fn key_class(&self, key: &[u8]) -> KeyClass {
+        if self.special.secret_value.is_some() {
+            if is_secret_key(key) {
+                return KeyClass::Secret;
+            }
+            if is_one_of(key, COOKIE_KEYS) {
+                return KeyClass::Cookie;
+            }
+        }
+        if self.special.name_value.is_some() && is_one_of(key, NAME_KEYS) {
+            return KeyClass::Name;
+        }
+        if is_one_of(key, LABELLED_KEYS) {
+            return KeyClass::Labelled;
+        }
+        KeyClass::Plain
+    }
+
+    /// A JSON string's raw (escaped) contents `raw`, of a member named `key` of `class`.
+    pub(super) fn redact_json_string_as(
+        &self,
+        class: KeyClass,
+        key: &[u8],
+        raw: &[u8],
+        out: &mut Vec<u8>,
+        s: &mut Scratch,
+    ) {
+        match (class, self.special.secret_value, self.special.name_value) {
+            (KeyClass::Secret, Some(rule), _) if !raw.is_empty() => {
                 let mut text = std::mem::take(&mut s.text);
                 text.clear();
                 self.apply(rule, raw, &mut text, s);
@@ -281,13 +328,11 @@ impl Redactor {
                 s.text = text;
                 return;
             }
-            if is_one_of(key, COOKIE_KEYS) {
+            (KeyClass::Cookie, Some(rule), _) => {
                 self.redact_cookie_values(raw, rule, out, s);
                 return;
             }
-        }
-        if let (Some(key), Some(rule)) = (key, self.special.name_value) {
-            if !raw.is_empty() && is_one_of(key, NAME_KEYS) {
+            (KeyClass::Name, _, Some(rule)) if !raw.is_empty() => {
                 let mut unescaped = Vec::with_capacity(raw.len());
                 if format::json::unescape(raw, &mut unescaped) {
                     let mut text = Vec::with_capacity(32);
@@ -296,10 +341,11 @@ impl Redactor {
                     return;
                 }
             }
-        }
-        if let Some(key) = key.filter(|k| is_one_of(k, LABELLED_KEYS)) {
-            self.redact_labelled_json_string(key, raw, out, s);
-            return;
+            (KeyClass::Labelled, _, _) => {
+                self.redact_labelled_json_string(key, raw, out, s);
+                return;
+            }
+            _ => {}
         }
         if !raw.contains(&b'\\') {
             let start = out.len();

@@ -24,6 +24,7 @@ pub mod action;
 mod compile;
 pub mod detect;
 mod line;
+mod member;
 mod minimise;
 mod prefilter;
 mod scan;
@@ -39,6 +40,7 @@ use crate::pseudo::Pseudonymiser;
 use crate::rules::Rule;
 
 pub use compile::BuildError;
+pub use member::JsonMember;
 
 /// The compiled rule set. Build once with [`Redactor::new`], share with `Arc`.
 pub struct Redactor {
@@ -93,6 +95,8 @@ pub struct Scratch {
     fields: Vec<Field>,
     text: Vec<u8>,
     unescaped: Vec<u8>,
+    /// A member value being written ([`Redactor::redact_json_member`]).
+    member: Vec<u8>,
     normalised: Vec<u8>,
     cache_key: Vec<u8>,
     tokens: FxHashMap<Vec<u8>, Box<[u8]>>,
@@ -150,6 +154,7 @@ impl Redactor {
             fields: Vec::new(),
             text: Vec::new(),
             unescaped: Vec::new(),
+            member: Vec::new(),
             normalised: Vec::new(),
             cache_key: Vec::new(),
             tokens: FxHashMap::default(),
