@@ -18,7 +18,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::net::{self, Head, IoState, Rewind};
-use super::record::{Capture, RecordGuard};
+use super::record::{Capture, RecordGuard, Text};
 use super::{handler, tls, ConnInfo, Shared};
 
 /// Accepts until shutdown, then drains, then waits for the record writer.
@@ -134,7 +134,8 @@ async fn refuse(
     let scheme = if acceptor.is_some() { "https" } else { "http" };
     let mut capture = connection_capture(peer, scheme, 503);
     capture.error = Some("max_connections");
-    capture.request_id = shared.request_id();
+    capture.request_id = Text::Header(shared.request_id());
+    capture.request_id_generated = true;
     let mut guard = RecordGuard::new(shared.recorder.clone(), start, capture);
     let answer = simple_response(503, "Service Unavailable");
     let quick = Duration::from_secs(1);
@@ -223,11 +224,12 @@ async fn serve_io<I>(
             let start = Instant::now();
             let mut capture = connection_capture(peer, scheme, status);
             let (method, url) = net::request_line(&head);
-            capture.method = method;
-            capture.url = url;
+            capture.method = Text::Owned(method);
+            capture.url = Text::Owned(url);
             capture.error = Some(error);
             capture.tls_version = tls_version;
-            capture.request_id = shared.request_id();
+            capture.request_id = Text::Header(shared.request_id());
+            capture.request_id_generated = true;
             let mut guard = RecordGuard::new(shared.recorder.clone(), start, capture);
             let answer = simple_response(status, reason);
             let _ = tokio::time::timeout(Duration::from_secs(1), async {
@@ -286,7 +288,8 @@ async fn serve_io<I>(
         let mut capture = connection_capture(peer, scheme, status);
         capture.error = Some(error);
         capture.tls_version = tls_version;
-        capture.request_id = shared.request_id();
+        capture.request_id = Text::Header(shared.request_id());
+        capture.request_id_generated = true;
         RecordGuard::new(shared.recorder.clone(), Instant::now(), capture).finish();
     }
 }

@@ -4,6 +4,7 @@
 //! into a byte tunnel after both sides agree on 101.
 
 use std::convert::Infallible;
+use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -11,7 +12,7 @@ use std::time::{Instant, SystemTime};
 use crate::metrics::DlpOutcome;
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::{Request, Response, StatusCode, Version};
+use http::{Method, Request, Response, StatusCode, Version};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Incoming;
@@ -20,7 +21,7 @@ use hyper_util::rt::TokioIo;
 use super::body::{BodyFault, BoxError, DlpBody, RequestBody, ResponseBody};
 use super::codec::{self, Coding};
 use super::net;
-use super::record::{Capture, RecordGuard};
+use super::record::{Capture, RecordGuard, Text};
 use super::route::CompressedBodies;
 use super::{ConnInfo, Shared};
 
@@ -33,16 +34,16 @@ const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto
 const FORWARDED: HeaderName = HeaderName::from_static("forwarded");
 
 /// Headers that describe one hop and are never forwarded.
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "proxy-authenticate",
-    "proxy-authorization",
+const HOP_BY_HOP: [HeaderName; 9] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
 ];
 
 fn protocol(v: Version) -> &'static str {
@@ -53,11 +54,6 @@ fn protocol(v: Version) -> &'static str {
         Version::HTTP_3 => "HTTP/3",
         _ => "HTTP/1.1",
     }
-}
-
-fn header_str(h: &HeaderMap, name: HeaderName) -> Option<String> {
-    h.get(name)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
 }
 
 /// An incoming request id is kept when it is short and plain; else one is made.
@@ -106,6 +102,10 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
 
 /// Removes hop-by-hop headers, including those the `Connection` header names.
 fn strip_hop_by_hop(h: &mut HeaderMap) {
+    // Most requests and responses have none: one pass over the names says so.
+    if !h.keys().any(|n| HOP_BY_HOP.contains(n)) {
+        return;
+    }
     let named: Vec<HeaderName> = h
         .get_all(header::CONNECTION)
         .iter()
@@ -116,8 +116,8 @@ fn strip_hop_by_hop(h: &mut HeaderMap) {
     for n in named {
         h.remove(n);
     }
-    for n in HOP_BY_HOP {
-        h.remove(*n);
+    for n in &HOP_BY_HOP {
+        h.remove(n);
     }
 }
 
@@ -133,11 +133,73 @@ fn is_upgrade(req: &Request<Incoming>) -> bool {
             .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
 }
 
-/// An IP for a `Forwarded` node: IPv6 quoted in brackets.
-fn forwarded_node(ip: std::net::IpAddr) -> String {
-    match ip {
-        std::net::IpAddr::V4(v4) => v4.to_string(),
-        std::net::IpAddr::V6(v6) => format!("\"[{v6}]\""),
+/// `X-Forwarded-For`: the trusted chain so far, if any, then the peer.
+fn forwarded_for(previous: Option<&HeaderValue>, peer: IpAddr) -> Option<HeaderValue> {
+    let mut v = String::with_capacity(64);
+    if let Some(prev) = previous.and_then(|p| p.to_str().ok()) {
+        v.push_str(prev);
+        v.push_str(", ");
+    }
+    push_ip(&mut v, peer);
+    HeaderValue::from_maybe_shared(Bytes::from(v)).ok()
+}
+
+/// `Forwarded`: the trusted chain so far, if any, then this hop's `for`, `proto` and
+/// `host` (when it needs no escaping).
+fn forwarded(
+    previous: Option<&HeaderValue>,
+    peer: IpAddr,
+    scheme: &str,
+    host: &str,
+) -> Option<HeaderValue> {
+    let mut v = String::with_capacity(96);
+    if let Some(prev) = previous.and_then(|p| p.to_str().ok()) {
+        v.push_str(prev);
+        v.push_str(", ");
+    }
+    v.push_str("for=");
+    if peer.is_ipv6() {
+        v.push_str("\"[");
+        push_ip(&mut v, peer);
+        v.push_str("]\"");
+    } else {
+        push_ip(&mut v, peer);
+    }
+    v.push_str(";proto=");
+    v.push_str(scheme);
+    if !host.is_empty() && host.bytes().all(|c| c.is_ascii_graphic() && c != b'"') {
+        v.push_str(";host=\"");
+        v.push_str(host);
+        v.push('"');
+    }
+    HeaderValue::from_maybe_shared(Bytes::from(v)).ok()
+}
+
+/// Appends an address as text.
+fn push_ip(out: &mut String, ip: IpAddr) {
+    use std::fmt::Write;
+    let _ = write!(out, "{ip}");
+}
+
+/// The record's text for a method: standard ones without a copy.
+fn method_text(m: &Method) -> Text {
+    let standard = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::CONNECT,
+        Method::OPTIONS,
+        Method::TRACE,
+        Method::PATCH,
+    ];
+    const NAMES: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+    ];
+    match standard.iter().position(|s| s == m) {
+        Some(i) => Text::Static(NAMES[i]),
+        None => Text::Owned(m.as_str().to_string()),
     }
 }
 
@@ -149,7 +211,7 @@ fn error_response(
 ) -> Response<ProxyBody> {
     guard.capture().status = status.as_u16();
     guard.capture().error = Some(error);
-    let id = guard.capture().request_id.clone();
+    let id = guard.capture().request_id.as_bytes().to_vec();
     let text = format!(
         "{} {}\n",
         status.as_u16(),
@@ -162,7 +224,7 @@ fn error_response(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    if let Ok(v) = HeaderValue::from_str(&id) {
+    if let Ok(v) = HeaderValue::from_bytes(&id) {
         resp.headers_mut().insert(X_REQUEST_ID, v);
     }
     resp
@@ -308,13 +370,11 @@ pub(crate) async fn handle(
         .iter()
         .any(|c| c.contains(net::canonical(conn.peer.ip())));
     let host = match req.uri().authority() {
-        Some(a) if req.version() == Version::HTTP_2 => a.as_str().to_string(),
-        _ => header_str(headers, header::HOST).unwrap_or_default(),
+        Some(a) if req.version() == Version::HTTP_2 => HeaderValue::from_str(a.as_str()).ok(),
+        _ => headers.get(header::HOST).cloned(),
     };
     let (request_id, request_id_generated) = match headers.get(X_REQUEST_ID) {
-        Some(v) if valid_request_id(v) => {
-            (String::from_utf8_lossy(v.as_bytes()).into_owned(), false)
-        }
+        Some(v) if valid_request_id(v) => (v.clone(), false),
         _ => (shared.request_id(), true),
     };
     let logged_headers = shared
@@ -329,23 +389,24 @@ pub(crate) async fn handle(
             (!values.is_empty()).then(|| (name.clone(), values.join(", ")))
         })
         .collect();
+    let header_text = |name| headers.get(name).cloned().map(Text::Header);
     let capture = Capture {
         time: Some(SystemTime::now()),
         client_ip: Some(client_ip),
         user: basic_user(headers),
-        method: req.method().as_str().to_string(),
+        method: method_text(req.method()),
         scheme: conn.scheme,
-        host: host.clone(),
+        host: host.clone().map_or(Text::Empty, Text::Header),
         url: req
             .uri()
             .path_and_query()
-            .map(|p| p.as_str().to_string())
-            .unwrap_or_else(|| "/".into()),
+            .cloned()
+            .map_or(Text::Static("/"), Text::Target),
         protocol: protocol(req.version()),
         status: 0,
-        user_agent: header_str(headers, header::USER_AGENT),
-        referrer: header_str(headers, header::REFERER),
-        request_id: request_id.clone(),
+        user_agent: header_text(header::USER_AGENT),
+        referrer: header_text(header::REFERER),
+        request_id: Text::Header(request_id.clone()),
         request_id_generated,
         route: None,
         tls_version: conn.tls_version,
@@ -353,10 +414,13 @@ pub(crate) async fn handle(
         upstream: None,
         error: None,
     };
+    // The host as text, for routing and `Forwarded` (header values may hold other bytes).
+    let host_bytes = host.as_ref().map_or(&b""[..], HeaderValue::as_bytes);
+    let host_text = String::from_utf8_lossy(host_bytes);
     let mut guard = RecordGuard::new(shared.recorder.clone(), start, capture);
     guard.track(conn.io.clone());
 
-    let Some(route) = shared.routes.select(&host, req.uri().path()) else {
+    let Some(route) = shared.routes.select(&host_text, req.uri().path()) else {
         return Ok(error_response(StatusCode::NOT_FOUND, guard, "no_route"));
     };
     guard.capture().route = Some(route.name.clone());
@@ -423,50 +487,38 @@ pub(crate) async fn handle(
         h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
     }
     if was_h2 || !h.contains_key(header::HOST) {
-        if let Ok(v) = HeaderValue::from_str(&host) {
-            h.insert(header::HOST, v);
+        if let Some(v) = &host {
+            h.insert(header::HOST, v.clone());
         }
     }
     // Forwarding headers: extend the chain from a trusted peer, start it afresh otherwise.
     let peer_ip = net::canonical(conn.peer.ip());
-    let xff = match (
-        peer_trusted,
-        h.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()),
-    ) {
-        (true, Some(prev)) => format!("{prev}, {peer_ip}"),
-        _ => peer_ip.to_string(),
-    };
+    let xff = forwarded_for(
+        peer_trusted.then(|| h.get(&X_FORWARDED_FOR)).flatten(),
+        peer_ip,
+    );
     let proto = match (peer_trusted, h.get(&X_FORWARDED_PROTO)) {
         (true, Some(v)) => v.clone(),
         _ => HeaderValue::from_static(conn.scheme),
     };
-    let mut fwd = format!("for={};proto={}", forwarded_node(peer_ip), conn.scheme);
-    if !host.is_empty() && host.bytes().all(|c| c.is_ascii_graphic() && c != b'"') {
-        fwd.push_str(";host=\"");
-        fwd.push_str(&host);
-        fwd.push('"');
-    }
-    let forwarded = match (
-        peer_trusted,
-        h.get(&FORWARDED).and_then(|v| v.to_str().ok()),
-    ) {
-        (true, Some(prev)) => format!("{prev}, {fwd}"),
-        _ => fwd,
-    };
+    let forwarded = forwarded(
+        peer_trusted.then(|| h.get(&FORWARDED)).flatten(),
+        peer_ip,
+        conn.scheme,
+        &host_text,
+    );
     if !peer_trusted {
         h.remove(&X_FORWARDED_FOR);
         h.remove(&FORWARDED);
     }
-    if let Ok(v) = HeaderValue::from_str(&xff) {
+    if let Some(v) = xff {
         h.insert(X_FORWARDED_FOR, v);
     }
     h.insert(X_FORWARDED_PROTO, proto);
-    if let Ok(v) = HeaderValue::from_str(&forwarded) {
+    if let Some(v) = forwarded {
         h.insert(FORWARDED, v);
     }
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        h.insert(X_REQUEST_ID, v);
-    }
+    h.insert(X_REQUEST_ID, request_id.clone());
     // DLP that decodes asks the upstream only for codings it can decode.
     if route.dlp.is_some() && route.compressed == CompressedBodies::Decode {
         if let Some(v) = h.get(header::ACCEPT_ENCODING) {
@@ -570,13 +622,11 @@ pub(crate) async fn handle(
     let (mut parts, body) = resp.into_parts();
     strip_hop_by_hop(&mut parts.headers);
     if !parts.headers.contains_key(&X_REQUEST_ID) {
-        if let Ok(v) = HeaderValue::from_str(&request_id) {
-            parts.headers.insert(X_REQUEST_ID, v);
-        }
+        parts.headers.insert(X_REQUEST_ID, request_id);
     }
     let mut body: ProxyBody = body.map_err(BoxError::from).boxed_unsync();
     if let Some(dlp) = &route.dlp {
-        let has_body = guard.capture().method != "HEAD"
+        let has_body = guard.capture().method.as_bytes() != b"HEAD"
             && parts.status != StatusCode::NO_CONTENT
             && parts.status != StatusCode::NOT_MODIFIED;
         let plan = dlp_plan(
@@ -669,6 +719,46 @@ mod tests {
         let mut none = HeaderMap::new();
         weaken_etag(&mut none);
         assert!(none.is_empty());
+    }
+
+    #[test]
+    fn forwarding_headers_extend_a_trusted_chain_and_quote_ipv6_nodes() {
+        let v4: IpAddr = "192.0.2.7".parse().unwrap();
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        let prev = HeaderValue::from_static("198.51.100.1");
+        assert_eq!(forwarded_for(None, v4).unwrap(), "192.0.2.7");
+        assert_eq!(
+            forwarded_for(Some(&prev), v6).unwrap(),
+            "198.51.100.1, 2001:db8::1"
+        );
+        assert_eq!(
+            forwarded(None, v4, "https", "shop.example").unwrap(),
+            "for=192.0.2.7;proto=https;host=\"shop.example\""
+        );
+        let prev = HeaderValue::from_static("for=198.51.100.1");
+        assert_eq!(
+            forwarded(Some(&prev), v6, "http", "a\"b").unwrap(),
+            "for=198.51.100.1, for=\"[2001:db8::1]\";proto=http",
+            "a host that would need escaping is left out"
+        );
+    }
+
+    #[test]
+    fn hop_by_hop_headers_go_with_those_connection_names_and_the_rest_stay() {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+        h.insert("x-private-hop", HeaderValue::from_static("1"));
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 2, "nothing hop-by-hop: nothing removed");
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("close, X-Private-Hop"),
+        );
+        h.insert(header::TE, HeaderValue::from_static("trailers"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        strip_hop_by_hop(&mut h);
+        let left: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
+        assert_eq!(left, ["accept"]);
     }
 
     #[test]

@@ -294,9 +294,11 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// A new request id: a per-process random prefix and a counter, 24 hex digits.
-    pub(crate) fn request_id(&self) -> String {
+    pub(crate) fn request_id(&self) -> http::HeaderValue {
         let n = self.id_counter.fetch_add(1, Ordering::Relaxed);
-        format!("{:08x}{:016x}", self.id_prefix, n)
+        let id = format!("{:08x}{:016x}", self.id_prefix, n);
+        http::HeaderValue::from_maybe_shared(bytes::Bytes::from(id))
+            .expect("hex digits are a valid header value")
     }
 }
 

@@ -178,21 +178,57 @@ fn in_force(
     }
 }
 
+/// A piece of request text a capture holds: shared with the request (a header value, the
+/// target) where it can be, so capturing copies nothing.
+#[derive(Debug, Clone, Default)]
+pub(crate) enum Text {
+    /// Nothing (written as `""`).
+    #[default]
+    Empty,
+    /// Text the proxy chose (a standard method).
+    Static(&'static str),
+    /// A header value (the request's own bytes).
+    Header(http::HeaderValue),
+    /// The request target.
+    Target(http::uri::PathAndQuery),
+    /// Text made for the record.
+    Owned(String),
+}
+
+impl Text {
+    /// The bytes, as they came (not necessarily UTF-8 for header values).
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        match self {
+            Text::Empty => b"",
+            Text::Static(s) => s.as_bytes(),
+            Text::Header(v) => v.as_bytes(),
+            Text::Target(t) => t.as_str().as_bytes(),
+            Text::Owned(s) => s.as_bytes(),
+        }
+    }
+
+    /// The text, invalid UTF-8 replaced (records are UTF-8 JSON).
+    pub(crate) fn lossy(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(self.as_bytes())
+    }
+}
+
 /// The raw facts about one request. Lives only in the request's task.
 #[derive(Debug, Default)]
 pub(crate) struct Capture {
     pub time: Option<SystemTime>,
     pub client_ip: Option<IpAddr>,
+    /// The user name of `Authorization: Basic`.
     pub user: Option<String>,
-    pub method: String,
+    pub method: Text,
     pub scheme: &'static str,
-    pub host: String,
-    pub url: String,
+    pub host: Text,
+    pub url: Text,
     pub protocol: &'static str,
     pub status: u16,
-    pub user_agent: Option<String>,
-    pub referrer: Option<String>,
-    pub request_id: String,
+    pub user_agent: Option<Text>,
+    pub referrer: Option<Text>,
+    pub request_id: Text,
     /// The proxy made the request id (it came from no header).
     pub request_id_generated: bool,
     /// The route's name (from configuration), once one was chosen.
@@ -324,25 +360,26 @@ impl Worker {
             self.member("user", &m.user, user.as_bytes());
         }
         if metrics::Method::from_bytes(c.method.as_bytes()) == metrics::Method::Other {
-            self.member("method", &m.method, c.method.as_bytes());
+            self.member("method", &m.method, c.method.lossy().as_bytes());
         } else {
-            member_fixed(&mut self.line, "method", &c.method);
+            member_fixed(&mut self.line, "method", &c.method.lossy());
         }
         member_fixed(&mut self.line, "scheme", c.scheme);
-        self.member("host", &m.host, c.host.as_bytes());
-        self.member("url", &m.url, c.url.as_bytes());
+        self.member("host", &m.host, c.host.lossy().as_bytes());
+        self.member("url", &m.url, c.url.lossy().as_bytes());
         member_fixed(&mut self.line, "protocol", c.protocol);
         member_number(&mut self.line, "status", c.status.into());
         if let Some(ua) = &c.user_agent {
-            self.member("user_agent", &m.user_agent, ua.as_bytes());
+            self.member("user_agent", &m.user_agent, ua.lossy().as_bytes());
         }
         if let Some(r) = &c.referrer {
-            self.member("referrer", &m.referrer, r.as_bytes());
+            self.member("referrer", &m.referrer, r.lossy().as_bytes());
         }
         if c.request_id_generated {
-            member_fixed(&mut self.line, "request_id", &c.request_id);
+            member_fixed(&mut self.line, "request_id", &c.request_id.lossy());
         } else {
-            self.member("request_id", &m.request_id, c.request_id.as_bytes());
+            let id = c.request_id.lossy();
+            self.member("request_id", &m.request_id, id.as_bytes());
         }
         if let Some(route) = &c.route {
             self.member("route", &m.route, route.as_bytes());
