@@ -462,20 +462,12 @@ pub(crate) async fn handle(
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
 
     let (mut parts, body) = req.into_parts();
-    let path_and_query = parts
+    // Upstreams get the origin form (`/path?query`); the connection says where.
+    parts.uri = parts
         .uri
         .path_and_query()
         .cloned()
-        .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/"));
-    parts.uri = match http::Uri::builder()
-        .scheme(route.scheme.clone())
-        .authority(route.authority.clone())
-        .path_and_query(path_and_query)
-        .build()
-    {
-        Ok(u) => u,
-        Err(_) => return Ok(error_response(StatusCode::BAD_REQUEST, guard, "bad_target")),
-    };
+        .map_or_else(|| http::Uri::from_static("/"), http::Uri::from);
     let was_h2 = parts.version == Version::HTTP_2;
     parts.version = Version::HTTP_11;
     let h = &mut parts.headers;
@@ -540,7 +532,7 @@ pub(crate) async fn handle(
     let sent = Instant::now();
     let result = tokio::time::timeout(
         shared.limits.response_timeout,
-        shared.client.request(upstream_req),
+        route.upstream.send(upstream_req),
     )
     .await;
     let mut resp = match result {
@@ -594,6 +586,7 @@ pub(crate) async fn handle(
     if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
         if let Some(client_upgrade) = client_upgrade {
             let upstream_upgrade = hyper::upgrade::on(&mut resp);
+            resp.body_mut().forget_connection();
             conn.io.upgraded.store(true, Ordering::Relaxed);
             tokio::spawn(async move {
                 let (c, u) = tokio::join!(client_upgrade, upstream_upgrade);
@@ -624,7 +617,7 @@ pub(crate) async fn handle(
     if !parts.headers.contains_key(&X_REQUEST_ID) {
         parts.headers.insert(X_REQUEST_ID, request_id);
     }
-    let mut body: ProxyBody = body.map_err(BoxError::from).boxed_unsync();
+    let mut body: ProxyBody = body.boxed_unsync();
     if let Some(dlp) = &route.dlp {
         let has_body = guard.capture().method.as_bytes() != b"HEAD"
             && parts.status != StatusCode::NO_CONTENT

@@ -31,6 +31,7 @@ mod queue;
 mod record;
 mod route;
 pub(crate) mod tls;
+mod upstream;
 
 use std::future::Future;
 use std::io;
@@ -40,9 +41,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::body::Incoming;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
@@ -276,12 +274,9 @@ impl Server {
     }
 }
 
-type HttpsConnector = hyper_rustls::HttpsConnector<HttpConnector>;
-
 /// State shared by every connection and request.
 pub(crate) struct Shared {
     pub(crate) routes: RouteTable,
-    pub(crate) client: Client<HttpsConnector, body::RequestBody<Incoming>>,
     pub(crate) trusted: Vec<Cidr>,
     pub(crate) log_headers: Vec<http::HeaderName>,
     pub(crate) limits: Limits,
@@ -317,7 +312,6 @@ pub async fn serve(
     config: ProxyConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Server, ServeError> {
-    let routes = RouteTable::new(config.routes, config.dlp.as_ref())?;
     let acceptor = match &config.tls {
         Some(files) => Some(tokio_rustls::TlsAcceptor::from(tls::server_config(files)?)),
         None => None,
@@ -334,20 +328,12 @@ pub async fn serve(
         source,
     })?;
 
-    let mut http = HttpConnector::new();
-    http.enforce_http(false);
-    http.set_nodelay(true);
-    http.set_connect_timeout(Some(config.limits.connect_timeout));
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(client_tls)
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(http);
-    let client = Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(config.limits.upstream_idle)
-        .pool_timer(TokioTimer::new())
-        .timer(TokioTimer::new())
-        .build(https);
+    let connector = upstream::Connector::new(
+        client_tls,
+        config.limits.connect_timeout,
+        config.limits.upstream_idle,
+    );
+    let routes = RouteTable::new(config.routes, config.dlp.as_ref(), &connector)?;
 
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -382,7 +368,6 @@ pub async fn serve(
     let _ = getrandom::getrandom(&mut seed);
     let shared = Arc::new(Shared {
         routes,
-        client,
         trusted: config.trusted_proxies,
         log_headers: config.log_headers,
         limits: config.limits,

@@ -16,6 +16,8 @@ use std::sync::Arc;
 
 use crate::redact::Redactor;
 
+use super::upstream::{Connector, Upstream};
+
 /// What DLP does with a response body that has a `Content-Encoding`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CompressedBodies {
@@ -124,8 +126,8 @@ pub enum RouteError {
 /// A route ready to serve: the upstream split up, the DLP redactor attached.
 pub(crate) struct Target {
     pub(crate) name: Arc<str>,
-    pub(crate) scheme: http::uri::Scheme,
-    pub(crate) authority: http::uri::Authority,
+    /// The upstream and its pool of connections (shared by routes to the same one).
+    pub(crate) upstream: Arc<Upstream>,
     /// The DLP redactor when DLP is on for this route.
     pub(crate) dlp: Option<Arc<Redactor>>,
     pub(crate) compressed: CompressedBodies,
@@ -169,12 +171,18 @@ pub(crate) struct RouteTable {
 }
 
 impl RouteTable {
-    /// Checks `routes` and attaches `dlp` to those with DLP on.
-    pub(crate) fn new(routes: Vec<Route>, dlp: Option<&Arc<Redactor>>) -> Result<Self, RouteError> {
+    /// Checks `routes`, attaches `dlp` to those with DLP on, and gives each distinct
+    /// upstream one pool of connections made by `connector`.
+    pub(crate) fn new(
+        routes: Vec<Route>,
+        dlp: Option<&Arc<Redactor>>,
+        connector: &Connector,
+    ) -> Result<Self, RouteError> {
         if routes.is_empty() {
             return Err(RouteError::Empty);
         }
         let mut out = Vec::with_capacity(routes.len());
+        let mut upstreams: Vec<Arc<Upstream>> = Vec::new();
         for r in routes {
             let bad_upstream = || RouteError::Upstream {
                 route: r.name.clone(),
@@ -201,13 +209,23 @@ impl RouteTable {
                 (true, None) => return Err(RouteError::NoDlpRules(r.name)),
             };
             let prefix = normalise_path(&r.path_prefix).into_owned();
+            let upstream = match upstreams
+                .iter()
+                .find(|u| *u.scheme() == scheme && *u.authority() == authority)
+            {
+                Some(u) => u.clone(),
+                None => {
+                    let u = Upstream::new(scheme, authority, connector.clone());
+                    upstreams.push(u.clone());
+                    u
+                }
+            };
             out.push((
                 HostMatch::parse(r.host.as_deref()),
                 prefix,
                 Target {
                     name: r.name.into(),
-                    scheme,
-                    authority,
+                    upstream,
                     dlp,
                     compressed: r.compressed,
                 },
@@ -351,6 +369,7 @@ pub fn normalise_path(path: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn route(name: &str, host: Option<&str>, prefix: &str) -> Route {
         Route {
@@ -363,8 +382,13 @@ mod tests {
         }
     }
 
+    fn connector() -> Connector {
+        let tls = crate::proxy::tls::client_config(None).unwrap();
+        Connector::new(tls, Duration::from_secs(1), Duration::from_secs(1))
+    }
+
     fn table(routes: Vec<Route>) -> RouteTable {
-        RouteTable::new(routes, None).unwrap()
+        RouteTable::new(routes, None, &connector()).unwrap()
     }
 
     fn chosen<'a>(t: &'a RouteTable, host: &str, path: &str) -> Option<&'a str> {
@@ -518,23 +542,32 @@ mod tests {
     fn bad_routes_are_refused_with_their_name() {
         let mut r = route("shop", None, "/");
         r.upstream = "ftp://127.0.0.1:1".parse().unwrap();
-        let e = RouteTable::new(vec![r], None).err().unwrap().to_string();
+        let e = RouteTable::new(vec![r], None, &connector())
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("`shop`"), "{e}");
         let mut r = route("shop", None, "/");
         r.upstream = "http://127.0.0.1:1/base".parse().unwrap();
-        assert!(RouteTable::new(vec![r], None).is_err());
+        assert!(RouteTable::new(vec![r], None, &connector()).is_err());
         let mut r = route("shop", None, "/");
         r.upstream = "http://user:secret@127.0.0.1:1".parse().unwrap();
-        let e = RouteTable::new(vec![r], None).err().unwrap().to_string();
+        let e = RouteTable::new(vec![r], None, &connector())
+            .err()
+            .unwrap()
+            .to_string();
         assert!(
             e.contains("http://…@127.0.0.1:1") && !e.contains("secret"),
             "{e}"
         );
-        assert!(RouteTable::new(vec![route("p", None, "api")], None).is_err());
+        assert!(RouteTable::new(vec![route("p", None, "api")], None, &connector()).is_err());
         let mut r = route("pay", None, "/");
         r.dlp = true;
-        let e = RouteTable::new(vec![r], None).err().unwrap().to_string();
+        let e = RouteTable::new(vec![r], None, &connector())
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("DLP"), "{e}");
-        assert!(RouteTable::new(vec![], None).is_err());
+        assert!(RouteTable::new(vec![], None, &connector()).is_err());
     }
 }
