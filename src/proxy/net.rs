@@ -168,11 +168,17 @@ impl IoState {
 /// keep-alive connection ends after `idle` (a clean EOF). A head pipelined behind the
 /// previous request, already in hyper's buffer when that response completes, is timed by
 /// the idle timer instead (still bounded).
+///
+/// The timer is re-armed lazily: a phase change only notes its deadline (one clock read),
+/// and the one `Sleep` fires at most `min(head, idle)` after it was last armed, then is
+/// armed again for the deadline in force if that has not come. Since a new deadline is
+/// never nearer than that, none is missed, and a request costs no timer-wheel update.
 pub(crate) struct Timers {
     head: Duration,
     idle: Duration,
     sleep: Pin<Box<tokio::time::Sleep>>,
-    armed: Option<Phase>,
+    /// The phase being timed and when it runs out.
+    armed: Option<(Phase, tokio::time::Instant)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,9 +192,46 @@ impl Timers {
         Timers {
             head,
             idle,
-            sleep: Box::pin(tokio::time::sleep(idle)),
+            sleep: Box::pin(tokio::time::sleep(head.min(idle))),
             armed: None,
         }
+    }
+
+    /// Enters `phase` (none while a request is being handled).
+    fn enter(&mut self, phase: Option<Phase>) {
+        if phase != self.armed.map(|(p, _)| p) {
+            self.armed = phase.map(|p| {
+                let after = if p == Phase::Head {
+                    self.head
+                } else {
+                    self.idle
+                };
+                (p, tokio::time::Instant::now() + after)
+            });
+        }
+    }
+
+    /// The phase whose deadline has passed, if any; otherwise the sleep is armed (again)
+    /// and will wake the task.
+    fn expired(&mut self, cx: &mut Context<'_>) -> Option<Phase> {
+        while self.sleep.as_mut().poll(cx).is_ready() {
+            let now = tokio::time::Instant::now();
+            match self.armed {
+                Some((phase, deadline)) if deadline <= now => {
+                    self.armed = None;
+                    return Some(phase);
+                }
+                Some((_, deadline)) => {
+                    let next = deadline.min(now + self.head.min(self.idle));
+                    self.sleep.as_mut().reset(next);
+                }
+                None => {
+                    let next = now + self.head.min(self.idle);
+                    self.sleep.as_mut().reset(next);
+                }
+            }
+        }
+        None
     }
 }
 
@@ -254,21 +297,12 @@ impl<I: AsyncRead + AsyncWrite + Unpin> AsyncRead for Rewind<I> {
         } else {
             Some(Phase::Idle)
         };
-        if phase != t.armed {
-            t.armed = phase;
-            if let Some(p) = phase {
-                let after = if p == Phase::Head { t.head } else { t.idle };
-                t.sleep.as_mut().reset(tokio::time::Instant::now() + after);
-            }
-        }
-        if r.is_pending() {
-            if let Some(p) = t.armed {
-                if t.sleep.as_mut().poll(cx).is_ready() {
-                    t.armed = None;
-                    if p == Phase::Idle {
-                        // Idle keep-alive over: a clean end of stream.
-                        return Poll::Ready(Ok(()));
-                    }
+        t.enter(phase);
+        if r.is_pending() && t.armed.is_some() {
+            match t.expired(cx) {
+                // Idle keep-alive over: a clean end of stream.
+                Some(Phase::Idle) => return Poll::Ready(Ok(())),
+                Some(Phase::Head) => {
                     state.head_timed_out.store(true, Ordering::Relaxed);
                     // Best effort: the socket buffer normally takes it at once.
                     let _ = Pin::new(&mut this.inner).poll_write(cx, RESPONSE_408);
@@ -278,6 +312,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin> AsyncRead for Rewind<I> {
                         "request head not received in time",
                     )));
                 }
+                None => {}
             }
         }
         r
