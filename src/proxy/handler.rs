@@ -102,22 +102,30 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
 
 /// Removes hop-by-hop headers, including those the `Connection` header names.
 fn strip_hop_by_hop(h: &mut HeaderMap) {
-    // Most requests and responses have none: one pass over the names says so.
-    if !h.keys().any(|n| HOP_BY_HOP.contains(n)) {
-        return;
+    // One pass over the names says which are there (usually none, or `Connection` alone).
+    let mut present = [false; 9];
+    for name in h.keys() {
+        if let Some(i) = HOP_BY_HOP.iter().position(|hop| hop == name) {
+            present[i] = true;
+        }
     }
-    let named: Vec<HeaderName> = h
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
-        .collect();
-    for n in named {
-        h.remove(n);
+    if present[0] {
+        let named: Vec<HeaderName> = h
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            // The usual values: `close` names no header, `keep-alive` goes anyway.
+            .filter(|n| !n.eq_ignore_ascii_case("close") && !n.eq_ignore_ascii_case("keep-alive"))
+            .filter_map(|n| HeaderName::from_bytes(n.as_bytes()).ok())
+            .collect();
+        for n in named {
+            h.remove(n);
+        }
     }
-    for n in &HOP_BY_HOP {
-        h.remove(n);
+    for (hop, _) in HOP_BY_HOP.iter().zip(present).filter(|(_, p)| *p) {
+        h.remove(hop);
     }
 }
 
@@ -135,12 +143,12 @@ fn is_upgrade(req: &Request<Incoming>) -> bool {
 
 /// `X-Forwarded-For`: the trusted chain so far, if any, then the peer.
 fn forwarded_for(previous: Option<&HeaderValue>, peer: IpAddr) -> Option<HeaderValue> {
-    let mut v = String::with_capacity(64);
-    if let Some(prev) = previous.and_then(|p| p.to_str().ok()) {
-        v.push_str(prev);
-        v.push_str(", ");
+    let mut v = Vec::with_capacity(64);
+    if let Some(prev) = previous.filter(|p| p.to_str().is_ok()) {
+        v.extend_from_slice(prev.as_bytes());
+        v.extend_from_slice(b", ");
     }
-    push_ip(&mut v, peer);
+    net::push_ip(&mut v, peer);
     HeaderValue::from_maybe_shared(Bytes::from(v)).ok()
 }
 
@@ -152,33 +160,27 @@ fn forwarded(
     scheme: &str,
     host: &str,
 ) -> Option<HeaderValue> {
-    let mut v = String::with_capacity(96);
-    if let Some(prev) = previous.and_then(|p| p.to_str().ok()) {
-        v.push_str(prev);
-        v.push_str(", ");
+    let mut v = Vec::with_capacity(96);
+    if let Some(prev) = previous.filter(|p| p.to_str().is_ok()) {
+        v.extend_from_slice(prev.as_bytes());
+        v.extend_from_slice(b", ");
     }
-    v.push_str("for=");
+    v.extend_from_slice(b"for=");
     if peer.is_ipv6() {
-        v.push_str("\"[");
-        push_ip(&mut v, peer);
-        v.push_str("]\"");
+        v.extend_from_slice(b"\"[");
+        net::push_ip(&mut v, peer);
+        v.extend_from_slice(b"]\"");
     } else {
-        push_ip(&mut v, peer);
+        net::push_ip(&mut v, peer);
     }
-    v.push_str(";proto=");
-    v.push_str(scheme);
+    v.extend_from_slice(b";proto=");
+    v.extend_from_slice(scheme.as_bytes());
     if !host.is_empty() && host.bytes().all(|c| c.is_ascii_graphic() && c != b'"') {
-        v.push_str(";host=\"");
-        v.push_str(host);
-        v.push('"');
+        v.extend_from_slice(b";host=\"");
+        v.extend_from_slice(host.as_bytes());
+        v.push(b'"');
     }
     HeaderValue::from_maybe_shared(Bytes::from(v)).ok()
-}
-
-/// Appends an address as text.
-fn push_ip(out: &mut String, ip: IpAddr) {
-    use std::fmt::Write;
-    let _ = write!(out, "{ip}");
 }
 
 /// The record's text for a method: standard ones without a copy.

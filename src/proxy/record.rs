@@ -26,7 +26,7 @@ use crate::format::json::{self, ROOT_PATH};
 use crate::metrics::{self, Metrics, ProxyHandles, RedactionHandles};
 use crate::redact::{JsonMember, Redactor, Scratch};
 
-use super::net::IoState;
+use super::net::{push_ip, IoState};
 use super::queue::{RecordQueue, RecordSink};
 use super::Stats;
 
@@ -279,25 +279,6 @@ fn member_ms(out: &mut Vec<u8>, name: &str, d: Option<Duration>) {
     out.push(b'.');
     let frac = digits.format(micros % 1000 + 1000); // 1000..=1999: the leading 1 pads
     out.extend_from_slice(&frac.as_bytes()[1..]);
-}
-
-/// Appends an address as text (`127.0.0.1`, `2001:db8::1`).
-fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
-    use std::io::Write;
-    match ip {
-        IpAddr::V4(v4) => {
-            let mut digits = itoa::Buffer::new();
-            for (i, octet) in v4.octets().into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b'.');
-                }
-                out.extend_from_slice(digits.format(octet).as_bytes());
-            }
-        }
-        IpAddr::V6(v6) => {
-            let _ = write!(out, "{v6}");
-        }
-    }
 }
 
 impl Worker {
