@@ -44,6 +44,14 @@ wait_port() {
     exit 1
 }
 
+# Another server on these ports would be measured in place of ours: refuse instead.
+for port in 18080 18081 18082; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        echo "port $port is already in use on 127.0.0.1: stop what listens there first" >&2
+        exit 2
+    fi
+done
+
 mkdir -p "$WORK/nginx/run/tmp"
 cp "$NGINX_CONF/upstream.conf" "$NGINX_CONF/nginx.conf" "$WORK/nginx/"
 nginx -p "$WORK/nginx/" -c upstream.conf -e run/upstream-error.log -g 'daemon off;' &

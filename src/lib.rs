@@ -18,7 +18,7 @@
 //!
 //! * [`rules`] loads rule files (TOML) and reports errors with file, line and column.
 //! * [`redact`] is the engine: it knows nothing of I/O, threads or metrics and returns counts.
-//! * [`format`] splits a log line into its fields and renders it back in the same format.
+//! * [`format`](mod@format) splits a log line into its fields and renders it back in the same format.
 //! * [`filter`] is the stdin/files → stdout pipeline, multi-threaded and order-preserving.
 //! * [`proxy`] is the reverse proxy: one minimised access record per request, optional
 //!   response-body DLP.

@@ -80,6 +80,9 @@ pub struct ProxyArgs {
     /// Seconds to the upstream's response head (504 after).
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     response_timeout_secs: u64,
+    /// Seconds an idle pooled connection to the upstream is kept.
+    #[arg(long, value_name = "SECS", default_value_t = 90)]
+    upstream_idle_secs: u64,
     /// Open client connections at most (503 above).
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     max_connections: usize,
@@ -164,9 +167,9 @@ pub fn run(args: ProxyArgs) -> Result<(), Failure> {
         body_read_timeout: Duration::from_secs(args.body_timeout_secs),
         connect_timeout: Duration::from_secs(args.connect_timeout_secs),
         response_timeout: Duration::from_secs(args.response_timeout_secs),
+        upstream_idle: Duration::from_secs(args.upstream_idle_secs.max(1)),
         max_connections: args.max_connections,
         drain: Duration::from_secs(args.drain_secs),
-        ..Limits::default()
     };
 
     // One worker: a current-thread runtime (no work-stealing machinery to pay for).

@@ -61,6 +61,7 @@ pub(super) struct RawLimits {
     body_timeout_secs: Option<Spanned<u64>>,
     connect_timeout_secs: Option<Spanned<u64>>,
     response_timeout_secs: Option<Spanned<u64>>,
+    upstream_idle_secs: Option<Spanned<u64>>,
     max_connections: Option<Spanned<u64>>,
     drain_secs: Option<Spanned<u64>>,
 }
@@ -865,6 +866,9 @@ fn build_limits(raw: &Option<Spanned<RawLimits>>) -> Result<crate::proxy::Limits
     if let Some(v) = &raw.response_timeout_secs {
         limits.response_timeout = secs(v)?;
     }
+    if let Some(v) = &raw.upstream_idle_secs {
+        limits.upstream_idle = secs(v)?;
+    }
     if let Some(v) = &raw.max_connections {
         limits.max_connections = positive(v)? as usize;
     }
@@ -1056,7 +1060,7 @@ listen = "127.0.0.1:0"
 upstream = "https://10.0.0.1:8443"
 upstream_ca = "ca.pem"
 log_headers = ["Accept", "x-tenant"]
-limits = {{ header_timeout_secs = 3, max_body_bytes = 1024, max_connections = 50 }}
+limits = {{ header_timeout_secs = 3, max_body_bytes = 1024, max_connections = 50, upstream_idle_secs = 7 }}
 {SINK}"#
         );
         let c = Config::parse("c.toml", &text, Some(std::path::Path::new("/etc/redactd"))).unwrap();
@@ -1065,6 +1069,7 @@ limits = {{ header_timeout_secs = 3, max_body_bytes = 1024, max_connections = 50
         };
         let l = &p.limits;
         assert_eq!(l.header_read_timeout, std::time::Duration::from_secs(3));
+        assert_eq!(l.upstream_idle, std::time::Duration::from_secs(7));
         assert_eq!((l.max_body_bytes, l.max_connections), (1024, 50));
         assert_eq!(l.idle_timeout, crate::proxy::Limits::default().idle_timeout);
         let names: Vec<&str> = p

@@ -1,4 +1,4 @@
-//! The stdin input: lines framed by [`LineBatcher`](crate::filter::LineBatcher), the same
+//! The stdin input: lines framed by [`crate::filter::LineBatcher`], the same
 //! framing and oversize limit as `redactd filter`. Runs on its own thread, since it
 //! blocks: on reading, and on a full queue of a sink whose policy is `block`.
 

@@ -6,21 +6,24 @@
 //!   (h1, h2, TLS        (limit on       (first head read     (forwarding headers,
 //!    1.2/1.3, ALPN)      connections)    under deadline)      limits, DLP body)
 //!                                                             │
-//!                          RecordGuard (in the request task) ─┘ redact_line(JSON) ──►
-//!                          bounded queue (try_send; full → dropped, counted) ──► writer thread
+//!                          RecordGuard (in the request task) ─┘ redact_json_member per
+//!                          value ──► bounded queue (one shared batch; full → dropped,
+//!                          counted) ──► writer thread
 //! ```
 //!
 //! * [`serve`] binds, spawns the accept loop and returns a [`Server`] with the bound address;
 //!   the loop stops accepting when the shutdown future resolves and drains in-flight
 //!   connections up to [`Limits::drain`].
-//! * Records are minimised inside the request task (see [`record`]); nothing raw is queued.
+//! * Records are minimised inside the request task (see `record`); nothing raw is queued.
 //! * This module knows no pattern logic: it calls the engine ([`crate::redact`]).
 //!
 //! Files: `conn` accepts and serves connections (limits, shutdown, heads that never reach
 //! the handler); `handler` is one request; `route` picks its upstream; `net` holds
 //! forwarding-header trust, the IO wrapper with the HTTP/1 head and idle timers, and the
 //! first-head reader; `body` the counting, limiting and DLP bodies; `codec` the content
-//! codings DLP decodes; `record` the capture and its queue; `tls` rustls.
+//! codings DLP decodes; `upstream` the pooled connections to each upstream; `record` the
+//! capture and how it is written; `queue` the record queue and its writer thread; `tls`
+//! rustls.
 
 mod body;
 mod codec;
