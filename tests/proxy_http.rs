@@ -451,13 +451,13 @@ async fn slow_head_later_on_a_keep_alive_connection_gets_408_and_a_record() {
     assert_eq!(recs[1]["error"], "header_timeout");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_idle_timeout_longer_than_the_head_timeout_is_kept_in_full() {
-    // One timer serves both: it wakes after the shorter and must not close early.
+/// One request on a keep-alive connection to a proxy with these timeouts: the answer up to
+/// the proxy's close, and how long that took.
+async fn idle_close(idle: Duration, head: Duration) -> (Proxy, String, Duration) {
     let up = start_upstream().await;
     let proxy = start_proxy_with(&format!("http://{up}"), redactor(None), |c| {
-        c.limits.idle_timeout = Duration::from_millis(900);
-        c.limits.header_read_timeout = Duration::from_millis(200);
+        c.limits.idle_timeout = idle;
+        c.limits.header_read_timeout = head;
     })
     .await;
     let mut s = TcpStream::connect(proxy.addr).await.unwrap();
@@ -469,6 +469,14 @@ async fn an_idle_timeout_longer_than_the_head_timeout_is_kept_in_full() {
     let took = started.elapsed();
     assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
     assert!(!answer.contains("408"), "{answer}");
+    (proxy, answer, took)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_timeout_longer_than_the_head_timeout_is_kept_in_full() {
+    // One timer serves both: it wakes after the shorter and must not close early.
+    let (_proxy, _, took) =
+        idle_close(Duration::from_millis(900), Duration::from_millis(200)).await;
     assert!(
         took >= Duration::from_millis(850) && took < Duration::from_secs(4),
         "{took:?}"
@@ -477,21 +485,7 @@ async fn an_idle_timeout_longer_than_the_head_timeout_is_kept_in_full() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_keep_alive_connection_is_closed_quietly_after_the_idle_timeout() {
-    let up = start_upstream().await;
-    let proxy = start_proxy_with(&format!("http://{up}"), redactor(None), |c| {
-        c.limits.idle_timeout = Duration::from_millis(300);
-        c.limits.header_read_timeout = Duration::from_secs(10);
-    })
-    .await;
-    let mut s = TcpStream::connect(proxy.addr).await.unwrap();
-    s.write_all(b"GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
-    let started = std::time::Instant::now();
-    let answer = read_to_close(&mut s, Duration::from_secs(5)).await;
-    let took = started.elapsed();
-    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
-    assert!(!answer.contains("408"), "{answer}");
+    let (proxy, _, took) = idle_close(Duration::from_millis(300), Duration::from_secs(10)).await;
     assert!(
         took >= Duration::from_millis(250) && took < Duration::from_secs(3),
         "{took:?}"

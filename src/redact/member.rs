@@ -114,34 +114,35 @@ mod tests {
         out
     }
 
-    /// Writes `members` as one JSON object, member by member.
-    fn written(r: &Redactor, members: &[(&str, &str)], s: &mut Scratch) -> Vec<u8> {
+    /// `members` as one JSON object, each value appended by `value`.
+    fn object(
+        members: &[(&str, &str)],
+        mut value: impl FnMut(&str, &str, &mut Vec<u8>),
+    ) -> Vec<u8> {
         let mut out = b"{".to_vec();
-        for (i, (key, value)) in members.iter().enumerate() {
+        for (i, (key, text)) in members.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
             out.extend_from_slice(format!("\"{key}\":\"").as_bytes());
-            let member = r.json_member(json::ROOT_PATH, key);
-            r.redact_json_member(&member, value.as_bytes(), &mut out, s);
+            value(key, text, &mut out);
             out.push(b'"');
         }
         out.push(b'}');
         out
     }
 
+    /// Writes `members` as one JSON object, member by member.
+    fn written(r: &Redactor, members: &[(&str, &str)], s: &mut Scratch) -> Vec<u8> {
+        object(members, |key, text, out| {
+            let member = r.json_member(json::ROOT_PATH, key);
+            r.redact_json_member(&member, text.as_bytes(), out, s);
+        })
+    }
+
     /// The same object rendered whole and passed through `redact_line`.
     fn reparsed(r: &Redactor, members: &[(&str, &str)], s: &mut Scratch) -> Vec<u8> {
-        let mut line = b"{".to_vec();
-        for (i, (key, value)) in members.iter().enumerate() {
-            if i > 0 {
-                line.push(b',');
-            }
-            line.extend_from_slice(format!("\"{key}\":\"").as_bytes());
-            json::escape(value.as_bytes(), &mut line);
-            line.push(b'"');
-        }
-        line.push(b'}');
+        let line = object(members, |_, text, out| json::escape(text.as_bytes(), out));
         let mut out = Vec::new();
         r.redact_line(&line, Format::Json, &mut out, s);
         out

@@ -1,0 +1,78 @@
+//! The proxy's way of redacting a record (member by member, `Redactor::redact_json_member`)
+//! on arbitrary values: never panics, and writes exactly what `redact_line` writes for the
+//! same record rendered as one JSON line, with and without the `security` profile.
+//!
+//! Input: values separated by 0xFF bytes, given in turn to the record's member names.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use redactd::format::{json, Format};
+use redactd::minimise::Minimiser;
+use redactd::pseudo::{Key, Pseudonymiser};
+use redactd::redact::Redactor;
+use redactd::rules::RuleSet;
+
+const NAMES: &[&str] = &[
+    "time",
+    "client_ip",
+    "user",
+    "method",
+    "host",
+    "url",
+    "user_agent",
+    "referrer",
+    "request_id",
+    "route",
+    "cookie",
+    "sort_code",
+];
+
+fuzz_target!(|data: &[u8]| {
+    if data.len() > 16 * 1024 {
+        return;
+    }
+    static REDACTORS: std::sync::OnceLock<Vec<Redactor>> = std::sync::OnceLock::new();
+    let redactors = REDACTORS.get_or_init(|| {
+        let key = Key::from_bytes([3; 32]);
+        let build = || Redactor::new(&RuleSet::shipped(), Some(Pseudonymiser::new(&key))).unwrap();
+        let profile = redactd::config::Config::shipped()
+            .profile("security")
+            .unwrap()
+            .clone();
+        vec![
+            build(),
+            build().with_minimiser(Minimiser::new(profile, Some(&key), None).unwrap()),
+        ]
+    });
+    let values: Vec<&[u8]> = data.split(|&b| b == 0xff).take(NAMES.len()).collect();
+    for r in redactors {
+        let mut line = b"{".to_vec();
+        let mut written = b"{".to_vec();
+        let mut s = r.scratch();
+        for (i, (name, value)) in NAMES.iter().zip(&values).enumerate() {
+            if i > 0 {
+                line.push(b',');
+                written.push(b',');
+            }
+            let head = format!("\"{name}\":\"");
+            line.extend_from_slice(head.as_bytes());
+            json::escape(value, &mut line);
+            line.push(b'"');
+            written.extend_from_slice(head.as_bytes());
+            let member = r.json_member(json::ROOT_PATH, name);
+            r.redact_json_member(&member, value, &mut written, &mut s);
+            written.push(b'"');
+        }
+        line.push(b'}');
+        written.push(b'}');
+        let mut expected = Vec::new();
+        s.forget_remembered();
+        r.redact_line(&line, Format::Json, &mut expected, &mut s);
+        assert!(
+            written == expected,
+            "member by member:\n{}\nwhole line:\n{}",
+            String::from_utf8_lossy(&written),
+            String::from_utf8_lossy(&expected)
+        );
+    }
+});
