@@ -281,32 +281,34 @@ fn member_ms(out: &mut Vec<u8>, name: &str, d: Option<Duration>) {
     out.extend_from_slice(&frac.as_bytes()[1..]);
 }
 
-impl Worker {
-    /// Appends `time` as RFC 3339 UTC with milliseconds (`2026-11-30T16:01:41.955Z`).
-    fn push_time(&mut self, time: SystemTime) {
-        let since = time
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap_or_default();
-        let secs = since.as_secs();
-        let second = match self.second {
-            Some((s, text)) if s == secs => text,
-            _ => {
-                let whole = SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
-                let mut text = [0u8; 19];
-                let formatted = humantime::format_rfc3339_seconds(whole).to_string();
-                text.copy_from_slice(&formatted.as_bytes()[..19]);
-                self.second = Some((secs, text));
-                text
-            }
-        };
-        self.raw.extend_from_slice(&second);
-        self.raw.push(b'.');
-        let mut digits = itoa::Buffer::new();
-        let millis = digits.format(since.subsec_millis() + 1000); // the leading 1 pads
-        self.raw.extend_from_slice(&millis.as_bytes()[1..]);
-        self.raw.push(b'Z');
-    }
+/// Appends `time` as RFC 3339 UTC with milliseconds (`2026-11-30T16:01:41.955Z`), as
+/// `humantime::format_rfc3339_millis` writes it; `second` keeps the text of the last whole
+/// second formatted (records of one second share it).
+fn push_time(time: SystemTime, second: &mut Option<(u64, [u8; 19])>, out: &mut Vec<u8>) {
+    let since = time
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = since.as_secs();
+    let text = match *second {
+        Some((s, text)) if s == secs => text,
+        _ => {
+            let whole = SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
+            let mut text = [0u8; 19];
+            let formatted = humantime::format_rfc3339_seconds(whole).to_string();
+            text.copy_from_slice(&formatted.as_bytes()[..19]);
+            *second = Some((secs, text));
+            text
+        }
+    };
+    out.extend_from_slice(&text);
+    out.push(b'.');
+    let mut digits = itoa::Buffer::new();
+    let millis = digits.format(since.subsec_millis() + 1000); // the leading 1 pads
+    out.extend_from_slice(&millis.as_bytes()[1..]);
+    out.push(b'Z');
+}
 
+impl Worker {
     /// Appends `"name":"…"`: `text` redacted as `member`.
     fn member(&mut self, name: &str, member: &JsonMember, text: &[u8]) {
         member_name(&mut self.line, name);
@@ -330,7 +332,11 @@ impl Worker {
         let m = &in_force.members;
         self.line.clear();
         self.line.push(b'{');
-        self.push_time(c.time.unwrap_or_else(SystemTime::now));
+        push_time(
+            c.time.unwrap_or_else(SystemTime::now),
+            &mut self.second,
+            &mut self.raw,
+        );
         self.raw_member("time", &m.time);
         match c.client_ip {
             Some(ip) => push_ip(&mut self.raw, ip),
@@ -556,5 +562,39 @@ fn upstream_error(error: Option<&str>) -> Option<metrics::UpstreamError> {
         "upstream_connect" => Some(metrics::UpstreamError::Connect),
         "upstream_error" => Some(metrics::UpstreamError::Protocol),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_written_as_rfc3339_with_milliseconds_like_humantime() {
+        let mut second = None;
+        for (secs, nanos) in [
+            (0, 0),
+            (1_764_518_501, 955_000_000),
+            (1_764_518_501, 7_999_999),
+        ] {
+            let t = SystemTime::UNIX_EPOCH + Duration::new(secs, nanos);
+            let mut out = Vec::new();
+            push_time(t, &mut second, &mut out);
+            let expected = humantime::format_rfc3339_millis(t).to_string();
+            assert_eq!(String::from_utf8(out).unwrap(), expected);
+        }
+    }
+
+    #[test]
+    fn durations_are_written_in_milliseconds_with_three_decimals() {
+        let ms = |d: Option<Duration>| {
+            let mut out = b"{".to_vec();
+            member_ms(&mut out, "d", d);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(ms(Some(Duration::from_micros(412))), "{\"d\":0.412");
+        assert_eq!(ms(Some(Duration::from_micros(12_005))), "{\"d\":12.005");
+        assert_eq!(ms(Some(Duration::from_secs(3))), "{\"d\":3000.000");
+        assert_eq!(ms(None), "{\"d\":null");
     }
 }
