@@ -2,7 +2,8 @@
 //! on arbitrary values: never panics, and writes exactly what `redact_line` writes for the
 //! same record rendered as one JSON line, with and without the `security` profile.
 //!
-//! Input: values separated by 0xFF bytes, given in turn to the record's member names.
+//! Input: values separated by 0xFF bytes, given in turn to the record's member names. Each
+//! redactor keeps one scratch across inputs (warm caches must not change the output).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -44,35 +45,42 @@ fuzz_target!(|data: &[u8]| {
             build().with_minimiser(Minimiser::new(profile, Some(&key), None).unwrap()),
         ]
     });
+    thread_local!(static SCRATCHES: std::cell::RefCell<Vec<redactd::redact::Scratch>> =
+        const { std::cell::RefCell::new(Vec::new()) });
     let values: Vec<&[u8]> = data.split(|&b| b == 0xff).take(NAMES.len()).collect();
-    for r in redactors {
-        let mut line = b"{".to_vec();
-        let mut written = b"{".to_vec();
-        let mut s = r.scratch();
-        for (i, (name, value)) in NAMES.iter().zip(&values).enumerate() {
-            if i > 0 {
-                line.push(b',');
-                written.push(b',');
-            }
-            let head = format!("\"{name}\":\"");
-            line.extend_from_slice(head.as_bytes());
-            json::escape(value, &mut line);
-            line.push(b'"');
-            written.extend_from_slice(head.as_bytes());
-            let member = r.json_member(json::ROOT_PATH, name);
-            r.redact_json_member(&member, value, &mut written, &mut s);
-            written.push(b'"');
+    SCRATCHES.with(|cell| {
+        let mut scratches = cell.borrow_mut();
+        if scratches.is_empty() {
+            scratches.extend(redactors.iter().map(Redactor::scratch));
         }
-        line.push(b'}');
-        written.push(b'}');
-        let mut expected = Vec::new();
-        s.forget_remembered();
-        r.redact_line(&line, Format::Json, &mut expected, &mut s);
-        assert!(
-            written == expected,
-            "member by member:\n{}\nwhole line:\n{}",
-            String::from_utf8_lossy(&written),
-            String::from_utf8_lossy(&expected)
-        );
-    }
+        for (r, s) in redactors.iter().zip(scratches.iter_mut()) {
+            let mut line = b"{".to_vec();
+            let mut written = b"{".to_vec();
+            for (i, (name, value)) in NAMES.iter().zip(&values).enumerate() {
+                if i > 0 {
+                    line.push(b',');
+                    written.push(b',');
+                }
+                let head = format!("\"{name}\":\"");
+                line.extend_from_slice(head.as_bytes());
+                json::escape(value, &mut line);
+                line.push(b'"');
+                written.extend_from_slice(head.as_bytes());
+                let member = r.json_member(json::ROOT_PATH, name);
+                r.redact_json_member(&member, value, &mut written, s);
+                written.push(b'"');
+            }
+            line.push(b'}');
+            written.push(b'}');
+            let mut expected = Vec::new();
+            s.forget_remembered();
+            r.redact_line(&line, Format::Json, &mut expected, s);
+            assert!(
+                written == expected,
+                "member by member:\n{}\nwhole line:\n{}",
+                String::from_utf8_lossy(&written),
+                String::from_utf8_lossy(&expected)
+            );
+        }
+    });
 });
