@@ -21,10 +21,20 @@ struct Seen {
     requests: AtomicUsize,
 }
 
-/// An HTTP/1.1 upstream answering `200 ok` to each request head; with `one_each`, it
-/// closes every connection after one response without saying so (as an upstream whose
-/// keep-alive timeout just ran out does).
-async fn counting_upstream(one_each: bool) -> (SocketAddr, Arc<Seen>) {
+/// How the counting upstream behaves.
+#[derive(Clone, Copy, PartialEq)]
+enum Upstream {
+    /// Keeps every connection open.
+    KeepAlive,
+    /// Closes every connection after one response without saying so (as an upstream whose
+    /// keep-alive timeout just ran out does).
+    OneEach,
+    /// Cuts the very first response's body short and closes; answers the rest normally.
+    CutFirstBody,
+}
+
+/// An HTTP/1.1 upstream answering `200 ok` to each request head, as `how` says.
+async fn counting_upstream(how: Upstream) -> (SocketAddr, Arc<Seen>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let seen = Arc::new(Seen::default());
@@ -46,13 +56,23 @@ async fn counting_upstream(one_each: bool) -> (SocketAddr, Arc<Seen>) {
                     }
                     while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
                         buf.drain(..end + 4);
-                        counts.requests.fetch_add(1, Ordering::SeqCst);
+                        let first = counts.requests.fetch_add(1, Ordering::SeqCst) == 0;
+                        if how == Upstream::CutFirstBody && first {
+                            let cut = b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly ten b";
+                            let _ = s.write_all(cut).await;
+                            buf.clear();
+                            break;
+                        }
                         let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
                         if s.write_all(answer).await.is_err() {
                             break;
                         }
                     }
-                    if one_each && counts.requests.load(Ordering::SeqCst) > 0 {
+                    let cut = how == Upstream::CutFirstBody
+                        && counts.requests.load(Ordering::SeqCst) == 1;
+                    if cut
+                        || (how == Upstream::OneEach && counts.requests.load(Ordering::SeqCst) > 0)
+                    {
                         break;
                     }
                 }
@@ -74,7 +94,7 @@ async fn wait_until(what: &str, limit: Duration, cond: impl Fn() -> bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sequential_requests_reuse_one_upstream_connection() {
-    let (up, seen) = counting_upstream(false).await;
+    let (up, seen) = counting_upstream(Upstream::KeepAlive).await;
     let proxy = start_proxy(up).await;
     let c = client();
     for _ in 0..20 {
@@ -87,7 +107,7 @@ async fn sequential_requests_reuse_one_upstream_connection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_requests_open_at_most_one_connection_each_and_reuse_them() {
-    let (up, seen) = counting_upstream(false).await;
+    let (up, seen) = counting_upstream(Upstream::KeepAlive).await;
     let proxy = start_proxy(up).await;
     for _wave in 0..3 {
         let mut tasks = Vec::new();
@@ -112,7 +132,7 @@ async fn concurrent_requests_open_at_most_one_connection_each_and_reuse_them() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_the_upstream_closed_is_replaced_without_failing_a_request() {
-    let (up, seen) = counting_upstream(true).await;
+    let (up, seen) = counting_upstream(Upstream::OneEach).await;
     let proxy = start_proxy(up).await;
     let c = client();
     for i in 0..10 {
@@ -131,7 +151,7 @@ async fn a_connection_the_upstream_closed_is_replaced_without_failing_a_request(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_upstream_connections_are_closed_after_the_idle_timeout() {
-    let (up, seen) = counting_upstream(false).await;
+    let (up, seen) = counting_upstream(Upstream::KeepAlive).await;
     let proxy = start_proxy_with(&format!("http://{up}"), redactor(None), |c| {
         c.limits.upstream_idle = Duration::from_millis(300);
     })
@@ -149,4 +169,30 @@ async fn idle_upstream_connections_are_closed_after_the_idle_timeout() {
     let (resp, _) = get(&client(), &proxy.url("/")).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(seen.accepted.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_cut_short_is_recorded_and_its_connection_not_reused() {
+    let (up, seen) = counting_upstream(Upstream::CutFirstBody).await;
+    let proxy = start_proxy(up).await;
+    let c = client();
+    let cut = c
+        .request(http::Request::get(proxy.url("/")).body(body("")).unwrap())
+        .await;
+    // The head arrived; the body ends early (an error, or fewer bytes than announced).
+    if let Ok(resp) = cut {
+        use http_body_util::BodyExt;
+        let got = resp.into_body().collect().await;
+        assert!(got.is_err() || got.unwrap().to_bytes().len() < 100);
+    }
+    let (resp, text) = get(&c, &proxy.url("/")).await;
+    assert_eq!((resp.status().as_u16(), text.as_str()), (200, "ok"));
+    assert_eq!(
+        seen.accepted.load(Ordering::SeqCst),
+        2,
+        "a new connection for the second"
+    );
+    let recs = proxy.json_records(2).await;
+    assert_eq!(recs[0]["error"], "upstream_body", "{recs:?}");
+    assert_eq!(recs[1]["status"], 200);
 }
