@@ -185,23 +185,9 @@ fn forwarded(
 
 /// The record's text for a method: standard ones without a copy.
 fn method_text(m: &Method) -> Text {
-    let standard = [
-        Method::GET,
-        Method::HEAD,
-        Method::POST,
-        Method::PUT,
-        Method::DELETE,
-        Method::CONNECT,
-        Method::OPTIONS,
-        Method::TRACE,
-        Method::PATCH,
-    ];
-    const NAMES: [&str; 9] = [
-        "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
-    ];
-    match standard.iter().position(|s| s == m) {
-        Some(i) => Text::Static(NAMES[i]),
-        None => Text::Owned(m.as_str().to_string()),
+    match crate::metrics::Method::from_bytes(m.as_str().as_bytes()) {
+        crate::metrics::Method::Other => Text::Owned(m.as_str().to_string()),
+        standard => Text::Static(standard.as_str()),
     }
 }
 
@@ -754,6 +740,14 @@ mod tests {
         strip_hop_by_hop(&mut h);
         let left: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
         assert_eq!(left, ["accept"]);
+    }
+
+    #[test]
+    fn standard_methods_are_static_text_and_others_are_kept_as_sent() {
+        assert!(matches!(method_text(&Method::GET), Text::Static("GET")));
+        assert!(matches!(method_text(&Method::PATCH), Text::Static("PATCH")));
+        let propfind = Method::from_bytes(b"PROPFIND").unwrap();
+        assert!(matches!(method_text(&propfind), Text::Owned(m) if m == "PROPFIND"));
     }
 
     #[test]
