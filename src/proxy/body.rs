@@ -18,6 +18,7 @@ use crate::redact::{Redactor, Scratch};
 
 use super::codec::{Coding, Transcoder};
 use super::record::RecordGuard;
+use super::upstream::PooledBody;
 
 /// Errors passed along bodies.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -202,6 +203,49 @@ impl<B: Body> Drop for ResponseBody<B> {
         // dropped before its end is marked incomplete by the guard.
         if self.inner.is_end_stream() {
             self.guard.finish();
+        }
+    }
+}
+
+/// What goes back to the client, unboxed: the upstream's body as it came or through DLP,
+/// or a short text the proxy wrote itself.
+pub(crate) enum ReplyBody {
+    /// The upstream's body, passed as it comes.
+    Upstream(PooledBody),
+    /// The upstream's body through DLP (boxed: it holds a scanner's whole state).
+    Dlp(Box<DlpBody<PooledBody>>),
+    /// The proxy's own text (an error page, or nothing).
+    Text(http_body_util::Full<Bytes>),
+}
+
+impl Body for ReplyBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            ReplyBody::Upstream(b) => Pin::new(b).poll_frame(cx),
+            ReplyBody::Dlp(b) => Pin::new(b.as_mut()).poll_frame(cx),
+            ReplyBody::Text(b) => Pin::new(b).poll_frame(cx).map_err(|never| match never {}),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            ReplyBody::Upstream(b) => b.is_end_stream(),
+            ReplyBody::Dlp(b) => b.is_end_stream(),
+            ReplyBody::Text(b) => b.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            ReplyBody::Upstream(b) => b.size_hint(),
+            ReplyBody::Dlp(b) => b.size_hint(),
+            ReplyBody::Text(b) => b.size_hint(),
         }
     }
 }

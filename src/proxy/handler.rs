@@ -13,12 +13,11 @@ use crate::metrics::DlpOutcome;
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Version};
-use http_body_util::combinators::UnsyncBoxBody;
-use http_body_util::{BodyExt, Empty, Full};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 
-use super::body::{BodyFault, BoxError, DlpBody, RequestBody, ResponseBody};
+use super::body::{BodyFault, DlpBody, ReplyBody, RequestBody, ResponseBody};
 use super::codec::{self, Coding};
 use super::net;
 use super::record::{Capture, RecordGuard, Text};
@@ -26,7 +25,7 @@ use super::route::CompressedBodies;
 use super::{ConnInfo, Shared};
 
 /// What the client gets back.
-pub(crate) type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
+pub(crate) type ProxyBody = ResponseBody<ReplyBody>;
 
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -141,15 +140,27 @@ fn is_upgrade(req: &Request<Incoming>) -> bool {
             .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
 }
 
+/// A header value built by `build`, with one allocation: the value's own (the text is
+/// built in a buffer the thread reuses).
+fn header_value(build: impl FnOnce(&mut Vec<u8>)) -> Option<HeaderValue> {
+    thread_local!(static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) });
+    BUF.with(|buf| {
+        let mut buf = buf.borrow_mut();
+        buf.clear();
+        build(&mut buf);
+        HeaderValue::from_bytes(&buf).ok()
+    })
+}
+
 /// `X-Forwarded-For`: the trusted chain so far, if any, then the peer.
 fn forwarded_for(previous: Option<&HeaderValue>, peer: IpAddr) -> Option<HeaderValue> {
-    let mut v = Vec::with_capacity(64);
-    if let Some(prev) = previous.filter(|p| p.to_str().is_ok()) {
-        v.extend_from_slice(prev.as_bytes());
-        v.extend_from_slice(b", ");
-    }
-    net::push_ip(&mut v, peer);
-    HeaderValue::from_maybe_shared(Bytes::from(v)).ok()
+    header_value(|v| {
+        if let Some(prev) = previous.filter(|p| p.to_str().is_ok()) {
+            v.extend_from_slice(prev.as_bytes());
+            v.extend_from_slice(b", ");
+        }
+        net::push_ip(v, peer);
+    })
 }
 
 /// `Forwarded`: the trusted chain so far, if any, then this hop's `for`, `proto` and
@@ -160,27 +171,27 @@ fn forwarded(
     scheme: &str,
     host: &str,
 ) -> Option<HeaderValue> {
-    let mut v = Vec::with_capacity(96);
-    if let Some(prev) = previous.filter(|p| p.to_str().is_ok()) {
-        v.extend_from_slice(prev.as_bytes());
-        v.extend_from_slice(b", ");
-    }
-    v.extend_from_slice(b"for=");
-    if peer.is_ipv6() {
-        v.extend_from_slice(b"\"[");
-        net::push_ip(&mut v, peer);
-        v.extend_from_slice(b"]\"");
-    } else {
-        net::push_ip(&mut v, peer);
-    }
-    v.extend_from_slice(b";proto=");
-    v.extend_from_slice(scheme.as_bytes());
-    if !host.is_empty() && host.bytes().all(|c| c.is_ascii_graphic() && c != b'"') {
-        v.extend_from_slice(b";host=\"");
-        v.extend_from_slice(host.as_bytes());
-        v.push(b'"');
-    }
-    HeaderValue::from_maybe_shared(Bytes::from(v)).ok()
+    header_value(|v| {
+        if let Some(prev) = previous.filter(|p| p.to_str().is_ok()) {
+            v.extend_from_slice(prev.as_bytes());
+            v.extend_from_slice(b", ");
+        }
+        v.extend_from_slice(b"for=");
+        if peer.is_ipv6() {
+            v.extend_from_slice(b"\"[");
+            net::push_ip(v, peer);
+            v.extend_from_slice(b"]\"");
+        } else {
+            net::push_ip(v, peer);
+        }
+        v.extend_from_slice(b";proto=");
+        v.extend_from_slice(scheme.as_bytes());
+        if !host.is_empty() && host.bytes().all(|c| c.is_ascii_graphic() && c != b'"') {
+            v.extend_from_slice(b";host=\"");
+            v.extend_from_slice(host.as_bytes());
+            v.push(b'"');
+        }
+    })
 }
 
 /// The record's text for a method: standard ones without a copy.
@@ -205,7 +216,7 @@ fn error_response(
         status.as_u16(),
         status.canonical_reason().unwrap_or("")
     );
-    let body = ResponseBody::new(Full::new(Bytes::from(text)), guard).boxed_unsync();
+    let body = ResponseBody::new(ReplyBody::Text(Full::new(Bytes::from(text))), guard);
     let mut resp = Response::new(body);
     *resp.status_mut() = status;
     resp.headers_mut().insert(
@@ -595,7 +606,7 @@ pub(crate) async fn handle(
             parts
                 .headers
                 .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-            let body = ResponseBody::new(Empty::<Bytes>::new(), guard).boxed_unsync();
+            let body = ResponseBody::new(ReplyBody::Text(Full::new(Bytes::new())), guard);
             return Ok(Response::from_parts(parts, body));
         }
     }
@@ -605,7 +616,7 @@ pub(crate) async fn handle(
     if !parts.headers.contains_key(&X_REQUEST_ID) {
         parts.headers.insert(X_REQUEST_ID, request_id);
     }
-    let mut body: ProxyBody = body.boxed_unsync();
+    let mut dlp_coding = None;
     if let Some(dlp) = &route.dlp {
         let has_body = guard.capture().method.as_bytes() != b"HEAD"
             && parts.status != StatusCode::NO_CONTENT
@@ -625,15 +636,16 @@ pub(crate) async fn handle(
                 );
                 parts.headers.remove(header::CONTENT_LENGTH);
                 weaken_etag(&mut parts.headers);
-                body = DlpBody::new(body, dlp.clone(), coding).boxed_unsync();
+                dlp_coding = Some((dlp.clone(), coding));
             }
             DlpPlan::PassUnscanned => count_dlp(&shared, DlpOutcome::Unscanned),
         }
     }
-    Ok(Response::from_parts(
-        parts,
-        ResponseBody::new(body, guard).boxed_unsync(),
-    ))
+    let body = match dlp_coding {
+        Some((redactor, coding)) => ReplyBody::Dlp(Box::new(DlpBody::new(body, redactor, coding))),
+        None => ReplyBody::Upstream(body),
+    };
+    Ok(Response::from_parts(parts, ResponseBody::new(body, guard)))
 }
 
 #[cfg(test)]

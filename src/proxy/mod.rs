@@ -294,10 +294,21 @@ impl Shared {
     /// A new request id: a per-process random prefix and a counter, 24 hex digits.
     pub(crate) fn request_id(&self) -> http::HeaderValue {
         let n = self.id_counter.fetch_add(1, Ordering::Relaxed);
-        let id = format!("{:08x}{:016x}", self.id_prefix, n);
-        http::HeaderValue::from_maybe_shared(bytes::Bytes::from(id))
+        http::HeaderValue::from_bytes(&request_id_text(self.id_prefix, n))
             .expect("hex digits are a valid header value")
     }
+}
+
+/// `prefix` as 8 hex digits then `n` as 16 (`format!("{prefix:08x}{n:016x}")`, without the
+/// formatting machinery: once per request).
+fn request_id_text(prefix: u32, n: u64) -> [u8; 24] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bits = (u128::from(prefix) << 64) | u128::from(n);
+    let mut id = [0u8; 24];
+    for (i, digit) in id.iter_mut().enumerate() {
+        *digit = HEX[((bits >> (4 * (23 - i))) & 0xf) as usize];
+    }
+    id
 }
 
 /// What the handler knows about the connection a request came on.
@@ -426,4 +437,25 @@ pub fn dlp_rules(rules: &crate::rules::RuleSet) -> crate::rules::RuleSet {
             }
     });
     set
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_the_prefix_and_the_counter_in_hex() {
+        for (prefix, n) in [
+            (0, 0),
+            (0x8c89_572b, 0x4570),
+            (u32::MAX, u64::MAX),
+            (1, 1 << 63),
+        ] {
+            let id = request_id_text(prefix, n);
+            assert_eq!(
+                std::str::from_utf8(&id).unwrap(),
+                format!("{prefix:08x}{n:016x}")
+            );
+        }
+    }
 }
