@@ -130,7 +130,7 @@ impl Upstream {
             }
         }
         loop {
-            let (mut sender, reused) = match self.checkout().await {
+            let (mut sender, reused) = match self.checkout() {
                 Some(sender) => (sender, true),
                 None => (self.connect().await?, false),
             };
@@ -155,17 +155,24 @@ impl Upstream {
         }
     }
 
-    /// The most recently used idle connection that is still open, ready for a request.
-    async fn checkout(&self) -> Option<http1::SendRequest<Outgoing>> {
-        loop {
-            let Idle { mut sender, since } = self.lock().pop()?;
-            if sender.is_closed() || since.elapsed() >= self.connector.idle_timeout {
+    /// The most recently used pooled connection that is open and ready for a request. One
+    /// still finishing its last exchange (a request body still uploading after the response
+    /// ended) is never waited on: it stays in the pool, behind the others.
+    fn checkout(&self) -> Option<http1::SendRequest<Outgoing>> {
+        let mut idle = self.lock();
+        let mut busy = Vec::new();
+        let found = loop {
+            let Some(entry) = idle.pop() else { break None };
+            if entry.sender.is_closed() || entry.since.elapsed() >= self.connector.idle_timeout {
                 continue;
             }
-            if sender.ready().await.is_ok() {
-                return Some(sender);
+            if entry.sender.is_ready() {
+                break Some(entry.sender);
             }
-        }
+            busy.push(entry);
+        };
+        idle.splice(0..0, busy);
+        found
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Idle>> {
