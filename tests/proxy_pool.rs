@@ -31,6 +31,9 @@ enum Upstream {
     OneEach,
     /// Cuts the very first response's body short and closes; answers the rest normally.
     CutFirstBody,
+    /// Answers each connection's first head at once, then only reads (a body it does not
+    /// wait for), answering nothing more on that connection.
+    AnswerThenDrain,
 }
 
 /// An HTTP/1.1 upstream answering `200 ok` to each request head, as `how` says.
@@ -57,6 +60,13 @@ async fn counting_upstream(how: Upstream) -> (SocketAddr, Arc<Seen>) {
                     while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
                         buf.drain(..end + 4);
                         let first = counts.requests.fetch_add(1, Ordering::SeqCst) == 0;
+                        if how == Upstream::AnswerThenDrain {
+                            let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                            let _ = s.write_all(answer).await;
+                            while matches!(s.read(&mut chunk).await, Ok(n) if n > 0) {}
+                            buf.clear();
+                            break;
+                        }
                         if how == Upstream::CutFirstBody && first {
                             let cut = b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly ten b";
                             let _ = s.write_all(cut).await;
@@ -195,4 +205,35 @@ async fn a_response_cut_short_is_recorded_and_its_connection_not_reused() {
     let recs = proxy.json_records(2).await;
     assert_eq!(recs[0]["error"], "upstream_body", "{recs:?}");
     assert_eq!(recs[1]["status"], 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_still_uploading_a_body_is_not_waited_on_by_the_next_request() {
+    let (up, seen) = counting_upstream(Upstream::AnswerThenDrain).await;
+    let proxy = start_proxy(up).await;
+    // A slow upload that the upstream answers before it has ended.
+    let url = proxy.url("/upload");
+    let upload = tokio::spawn(async move {
+        let body = chunked(vec!["a", "b", "c", "d", "e"], Duration::from_millis(400));
+        let req = http::Request::post(url).body(body).unwrap();
+        send(&client(), req).await.0.status().as_u16()
+    });
+    wait_until(
+        "the upload's head reached the upstream",
+        Duration::from_secs(5),
+        || seen.requests.load(Ordering::SeqCst) == 1,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Its connection is busy sending the body: the next request takes another one at once.
+    let started = Instant::now();
+    let (resp, text) = get(&client(), &proxy.url("/next")).await;
+    assert_eq!((resp.status().as_u16(), text.as_str()), (200, "ok"));
+    assert!(
+        started.elapsed() < Duration::from_millis(1000),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(seen.accepted.load(Ordering::SeqCst), 2);
+    assert_eq!(upload.await.unwrap(), 200);
 }
