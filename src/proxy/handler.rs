@@ -363,11 +363,9 @@ pub(crate) async fn handle(
         .requests
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let headers = req.headers();
-    let client_ip = net::client_address(conn.peer.ip(), &shared.trusted, headers);
-    let peer_trusted = shared
-        .trusted
-        .iter()
-        .any(|c| c.contains(net::canonical(conn.peer.ip())));
+    let peer_ip = net::canonical(conn.peer.ip());
+    let peer_trusted = net::trusted(&shared.trusted, peer_ip);
+    let client_ip = net::client_address(peer_ip, &shared.trusted, headers);
     let host = match req.uri().authority() {
         Some(a) if req.version() == Version::HTTP_2 => HeaderValue::from_str(a.as_str()).ok(),
         _ => headers.get(header::HOST).cloned(),
@@ -483,7 +481,6 @@ pub(crate) async fn handle(
         }
     }
     // Forwarding headers: extend the chain from a trusted peer, start it afresh otherwise.
-    let peer_ip = net::canonical(conn.peer.ip());
     let xff = forwarded_for(
         peer_trusted.then(|| h.get(&X_FORWARDED_FOR)).flatten(),
         peer_ip,

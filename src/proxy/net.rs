@@ -75,7 +75,8 @@ pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-fn trusted(list: &[Cidr], ip: IpAddr) -> bool {
+/// Whether `ip` (canonical) is in one of the trusted proxy ranges.
+pub(crate) fn trusted(list: &[Cidr], ip: IpAddr) -> bool {
     list.iter().any(|c| c.contains(ip))
 }
 

@@ -326,9 +326,9 @@ impl Worker {
         self.raw.clear();
     }
 
-    /// Writes `c`'s record, redacted member by member, to `self.line`.
-    fn write(&mut self, c: &Capture, n: &Numbers) {
-        let in_force = self.in_force.clone();
+    /// Writes `c`'s record, redacted member by member, to `self.line`. `in_force` is the
+    /// one this worker was made for.
+    fn write(&mut self, in_force: &InForce, c: &Capture, n: &Numbers) {
         let m = &in_force.members;
         self.line.clear();
         self.line.push(b'{');
@@ -346,10 +346,10 @@ impl Worker {
         if let Some(user) = &c.user {
             self.member("user", &m.user, user.as_bytes());
         }
-        if metrics::Method::from_bytes(c.method.as_bytes()) == metrics::Method::Other {
-            self.member("method", &m.method, c.method.lossy().as_bytes());
-        } else {
-            member_fixed(&mut self.line, "method", &c.method.lossy());
+        match &c.method {
+            // A standard method, chosen from a fixed set by the handler.
+            Text::Static(method) => member_fixed(&mut self.line, "method", method),
+            other => self.member("method", &m.method, other.lossy().as_bytes()),
         }
         member_fixed(&mut self.line, "scheme", c.scheme);
         self.member("host", &m.host, c.host.lossy().as_bytes());
@@ -379,11 +379,16 @@ impl Worker {
             self.line.push(b'{');
             let object_start = self.line.len();
             for (name, value) in &c.headers {
+                // Every logged header was resolved at start; any other is resolved here.
+                let resolved;
                 let member = match m.header.iter().find(|(h, _)| h == name) {
-                    Some((_, member)) => member.clone(),
-                    None => in_force
-                        .redactor
-                        .json_member(m.headers.path(), name.as_str()),
+                    Some((_, member)) => member,
+                    None => {
+                        resolved = in_force
+                            .redactor
+                            .json_member(m.headers.path(), name.as_str());
+                        &resolved
+                    }
                 };
                 if self.line.len() > object_start {
                     self.line.push(b',');
@@ -392,7 +397,7 @@ impl Worker {
                 self.line.extend_from_slice(b":\"");
                 let redactor = &in_force.redactor;
                 redactor.redact_json_member(
-                    &member,
+                    member,
                     value.as_bytes(),
                     &mut self.line,
                     &mut self.scratch,
@@ -521,7 +526,7 @@ impl Recorder {
             },
         };
         w.scratch.reset_counts();
-        w.write(capture, numbers);
+        w.write(&in_force, capture, numbers);
         let queued = self.queue.push(&w.line);
         w.line.clear();
         if let Some(h) = &self.handles {

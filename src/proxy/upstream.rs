@@ -136,13 +136,9 @@ impl Upstream {
             };
             match sender.try_send_request(req).await {
                 Ok(resp) => {
-                    let checkin = Checkin {
-                        sender: Some(sender),
-                        upstream: self.clone(),
-                    };
                     return Ok(resp.map(|body| PooledBody {
                         inner: body,
-                        checkin: Some(checkin),
+                        checkin: Some((sender, self.clone())),
                         ended: false,
                     }));
                 }
@@ -274,17 +270,12 @@ async fn sweep(upstream: Weak<Upstream>) {
     }
 }
 
-/// Returns a connection to its pool.
-struct Checkin {
-    sender: Option<http1::SendRequest<Outgoing>>,
-    upstream: Arc<Upstream>,
-}
-
 /// The upstream's response body; once it has ended, its connection goes back to the pool
 /// (a body dropped before its end leaves the connection to close).
 pub(crate) struct PooledBody {
     inner: Incoming,
-    checkin: Option<Checkin>,
+    /// The connection and the pool it goes back to, until it has gone back (or must not).
+    checkin: Option<(http1::SendRequest<Outgoing>, Arc<Upstream>)>,
     ended: bool,
 }
 
@@ -295,10 +286,8 @@ impl PooledBody {
     }
 
     fn check_in(&mut self) {
-        if let Some(mut c) = self.checkin.take() {
-            if let Some(sender) = c.sender.take() {
-                c.upstream.put(sender);
-            }
+        if let Some((sender, upstream)) = self.checkin.take() {
+            upstream.put(sender);
         }
     }
 }
